@@ -1,0 +1,56 @@
+"""Reaching the Hugging Face hub without stalling the run.
+
+sentence-transformers and datasets retry a dead network for over a minute
+(five retries, eight seconds apart, measured here).  One metadata request with
+a short timeout answers the same question in well under a second, so we ask
+first and fail fast with advice when the hub cannot be reached.
+"""
+
+from __future__ import annotations
+
+from pytest_embedeval.errors import HubError
+
+PROBE_TIMEOUT_S = 4.0
+# a file every model / data set repository has, to tell whether a copy is cached
+_PROBE_FILES = {"model": "config.json", "dataset": "README.md"}
+
+
+def _unreachable(hub_id: str, repo_type: str) -> str | None:
+    """Why the hub cannot serve ``hub_id`` right now, or None when it can."""
+    from huggingface_hub import dataset_info, model_info
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    info = model_info if repo_type == "model" else dataset_info
+    try:
+        info(hub_id, timeout=PROBE_TIMEOUT_S)
+    except GatedRepoError:
+        return None  # reachable; the library's own error explains the token
+    except RepositoryNotFoundError:
+        raise HubError(f"{repo_type} {hub_id!r} does not exist on the Hugging Face hub "
+                       "(or is private: log in with `hf auth login`)") from None
+    except Exception as exc:  # any transport failure: DNS, refused, timeout, proxy
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def cache_only(hub_id: str, repo_type: str) -> bool:
+    """Whether ``hub_id`` must be read from the local cache; raise when neither works.
+
+    True when offline (HF_HUB_OFFLINE) or the hub is unreachable but a copy is
+    cached; False when the hub answers.
+    """
+    from huggingface_hub import is_offline_mode, try_to_load_from_cache
+
+    cached = isinstance(try_to_load_from_cache(hub_id, _PROBE_FILES[repo_type], repo_type=repo_type), str)
+    if is_offline_mode():
+        if cached:
+            return True
+        raise HubError(f"{repo_type} {hub_id!r} is not in the local Hugging Face cache and "
+                       "HF_HUB_OFFLINE is set: it needs the hub once, or give a local path instead")
+    reason = _unreachable(hub_id, repo_type)
+    if reason is None:
+        return False
+    if cached:
+        return True
+    raise HubError(f"{repo_type} {hub_id!r} needs the Hugging Face hub, which cannot be reached "
+                   f"({reason}); give a local path instead")

