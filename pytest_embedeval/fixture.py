@@ -2,15 +2,20 @@
 
 It is bound to one target (model on device) and records every measurement for
 the report.  Measurements are memoised per session: two tests asking for the
-same STS score of the same model share one encode.
+same STS score, latency or memory figure of the same model share one run.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import Any, Sequence
+
+import pytest
 
 from pytest_embedeval.data import StsDataset
-from pytest_embedeval.models import EmbedTarget, resolve_device
+from pytest_embedeval.latency import LatencyResult, make_inputs, measure_latency
+from pytest_embedeval.memory import MemoryResult, measure_memory
+from pytest_embedeval.models import EmbedTarget, local_folder, resolve_device
 from pytest_embedeval.session import EmbedSession
 from pytest_embedeval.sts import StsResult, evaluate_sts
 
@@ -53,4 +58,56 @@ class EmbedEval:
         key = ("sts", self.target, data.name, data.split, data.source, data.fingerprint, size)
         result = self.session.memoise(key, measure)
         self.session.recorder.add("sts", result.to_dict())
+        return result
+
+    def latency(self, batch_size: int | None = None, length: str | int = "short", *,
+                sentences: Sequence[str] | None = None, rounds: int | None = None,
+                warmup: int | None = None) -> LatencyResult:
+        """Per-batch ``encode`` latency: p50/p95/p99, mean, IQR, sentences/s.
+
+        ``length`` is short (12 words), medium (48), long (320, beyond most
+        models' max length, so truncated) or a word count; ``sentences`` times
+        your own inputs instead.
+        """
+        if self.session.benchmark_skip:
+            pytest.skip("--benchmark-skip: latency is not measured")
+        size = batch_size or self.session.settings.batch_size
+        settings = self.session.settings
+        timing = replace(self.session.timing, rounds=rounds or settings.latency_rounds,
+                         warmup=settings.latency_warmup if warmup is None else warmup)
+        texts = list(sentences) if sentences is not None else None
+
+        def measure() -> LatencyResult:
+            return measure_latency(self.model, model_name=self.target.model.name, device=self.device,
+                                   batch_size=size, length=length, timing=timing, sentences=texts)
+
+        key = ("latency", self.target, size, length, tuple(texts or ()), timing.rounds, timing.warmup)
+        result = self.session.memoise(key, measure)
+        self.session.recorder.add("latency", result.to_dict())
+        return result
+
+    def latency_sweep(self, batch_sizes: Sequence[int] = (1, 8, 32), lengths: Sequence[str | int] = ("short",),
+                      **options: Any) -> list[LatencyResult]:
+        """:meth:`latency` for every batch size x input length, in one call."""
+        return [self.latency(size, length, **options) for length in lengths for size in batch_sizes]
+
+    def memory(self, batch_size: int | None = None, length: str | int = "short", *,
+               sentences: Sequence[str] | None = None) -> MemoryResult:
+        """Parameters, weight bytes, disk size, peak RSS and CUDA peak of load + encode.
+
+        Measured in a fresh child process, so the figures are the model's alone.
+        """
+        size = batch_size or self.session.settings.batch_size
+        texts = list(sentences) if sentences is not None else make_inputs(length, size)
+        label = "custom" if sentences is not None else str(length)
+
+        def measure() -> MemoryResult:
+            target = self.session.materialise(self.target)
+            return measure_memory(replace(target, device=self.device), device=self.device, sentences=texts,
+                                  batch_size=size, length=label,
+                                  trust_remote_code=self.session.settings.trust_remote_code,
+                                  folder=local_folder(target.model))
+
+        result = self.session.memoise(("memory", self.target, size, label, tuple(texts)), measure)
+        self.session.recorder.add("memory", result.to_dict())
         return result

@@ -11,7 +11,7 @@ import importlib.util
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -48,10 +48,13 @@ class ModelSpec:
     source: str  # what the user wrote
     path: Path | None = None  # a local sentence-transformers or transformers folder
     hub_id: str | None = None  # loaded through the hub when there is no local folder
+    zoo: str | None = None  # a random-weight shape of zoo.SHAPES, built into a folder on first use
 
     @property
     def location(self) -> str:
-        return str(self.path) if self.path is not None else f"hub:{self.hub_id}"
+        if self.path is not None:
+            return str(self.path)
+        return f"hub:{self.hub_id}" if self.hub_id else f"random:{self.zoo}"
 
 
 def check_model_folder(path: Path, source: str) -> None:
@@ -67,7 +70,12 @@ def check_model_folder(path: Path, source: str) -> None:
 
 
 def resolve_model(source: str, base: Path) -> ModelSpec:
-    """Alias, local folder (anything path-like) or hub id ``org/name``."""
+    """Alias, random-weight shape, local folder (anything path-like) or hub id ``org/name``."""
+    from pytest_embedeval import zoo
+
+    if source.startswith(zoo.PREFIX):
+        shape = zoo.shape_of(source)
+        return ModelSpec(f"random-{shape}", source, zoo=shape)
     if source in ALIASES:
         alias = ALIASES[source]
         local = alias.local_path()
@@ -89,6 +97,16 @@ def resolve_model(source: str, base: Path) -> ModelSpec:
     )
 
 
+def local_folder(spec: ModelSpec) -> Path | None:
+    """The folder the model's files are in: its own, or its copy in the hub cache."""
+    if spec.path is not None or spec.hub_id is None:
+        return spec.path
+    from huggingface_hub import try_to_load_from_cache
+
+    config = try_to_load_from_cache(spec.hub_id, "config.json")
+    return Path(config).parent if isinstance(config, str) else None
+
+
 def unique_names(specs: list[ModelSpec]) -> list[ModelSpec]:
     """Test ids must be unique: two models called 'model' become 'model' and 'model-2'."""
     seen: dict[str, int] = {}
@@ -96,8 +114,7 @@ def unique_names(specs: list[ModelSpec]) -> list[ModelSpec]:
     for spec in specs:
         count = seen.get(spec.name, 0) + 1
         seen[spec.name] = count
-        name = spec.name if count == 1 else f"{spec.name}-{count}"
-        result.append(ModelSpec(name, spec.source, spec.path, spec.hub_id))
+        result.append(spec if count == 1 else replace(spec, name=f"{spec.name}-{count}"))
     return result
 
 
@@ -111,6 +128,18 @@ class EmbedTarget:
     @property
     def id(self) -> str:
         return f"{self.model.name}-{self.device}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, to hand the target to a child process."""
+        record = asdict(self)
+        record["model"]["path"] = None if self.model.path is None else str(self.model.path)
+        return record
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> EmbedTarget:
+        model = dict(record["model"])
+        model["path"] = None if model["path"] is None else Path(model["path"])
+        return cls(ModelSpec(**model), record["device"])
 
 
 def device_unavailable(device: str) -> str | None:
@@ -144,9 +173,15 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
-def load_sentence_transformer(target: EmbedTarget, trust_remote_code: bool = False) -> Any:
-    """Load ``target`` as a SentenceTransformer on its device; errors name the model."""
+def load_target(target: EmbedTarget, trust_remote_code: bool = False) -> Any:
+    """Load ``target`` as a SentenceTransformer on its device; errors name the model.
+
+    A random-weight (zoo) model must have been built into a folder first
+    (``EmbedSession.materialise``).
+    """
     spec = target.model
+    if spec.path is None and spec.zoo is not None:
+        raise ModelError(f"model {spec.source!r} has not been built; call EmbedSession.materialise first")
     kwargs: dict[str, Any] = {"device": resolve_device(target.device), "trust_remote_code": trust_remote_code}
     if spec.path is not None:
         location = str(spec.path)  # sentence-transformers wants str, not Path

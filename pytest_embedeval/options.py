@@ -10,6 +10,7 @@ the ini from drifting apart (a trap pytest-memray fell into).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -76,6 +77,44 @@ def parse_text(raw: str) -> str:
     return raw.strip()
 
 
+def positive_number(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{raw!r} must be a positive finite number")
+    return value
+
+
+def per_model(parse: Callable[[str], float]) -> Callable[[str], dict[str, float]]:
+    """``85`` for every model, or ``minilm=85, mpnet=88`` (``*=80`` for the rest)."""
+
+    def parse_map(raw: str) -> dict[str, float]:
+        items = parse_list(raw)
+        if len(items) == 1 and "=" not in items[0]:
+            return {"*": parse(items[0])}
+        budgets = {}
+        for item in items:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise ValueError(f"{item!r}: write MODEL=VALUE (or one VALUE for every model)")
+            budgets[name] = parse(value)
+        return budgets
+
+    return parse_map
+
+
+def spearman_points(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+    if not -100.0 <= value <= 100.0:
+        raise ValueError(f"{value:g} is outside -100..100 (correlations are reported x100)")
+    return value
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting: ``--embed-<name>`` on the CLI, ``embed_<name>`` in the ini."""
@@ -111,6 +150,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("batch_size", "encode batch size (default: 32, as MTEB and sentence-transformers)",
            bounded_int(1, 65536), 32, metavar="N"),
     Option("report", "write a JSON report of every measurement to PATH", parse_text, metavar="PATH", path=True),
+    Option("latency_rounds", "timed rounds per latency measurement (default: 20)", bounded_int(2, 100000), 20,
+           metavar="N"),
+    Option("latency_warmup", "untimed warm-up rounds before them (default: 2)", bounded_int(0, 1000), 2,
+           metavar="N"),
+    Option("max_p95_ms", "latency budget of the bundled suites: p95 ms per batch, one value or MODEL=MS,...",
+           per_model(positive_number), metavar="MS"),
+    Option("max_peak_mb", "memory budget of the bundled suites: peak RSS MB, one value or MODEL=MB,...",
+           per_model(positive_number), metavar="MB"),
+    Option("min_spearman", "accuracy floor of the bundled suites: Spearman x100, one value or MODEL=S,...",
+           per_model(spearman_points), metavar="S"),
     Option("trust_remote_code", "allow models that ship their own Python code (off by default)",
            parse_bool, False, flag=True),
 )
@@ -126,11 +175,23 @@ class Settings:
     sts_splits: tuple[str, ...]
     batch_size: int
     report: Path | None
+    latency_rounds: int
+    latency_warmup: int
+    max_p95_ms: dict[str, float] | None
+    max_peak_mb: dict[str, float] | None
+    min_spearman: dict[str, float] | None
     trust_remote_code: bool
     # where each value came from, for error messages: {"models": "--embed-models=...", ...}
     sources: dict[str, str]
     # the folder relative paths in each value are taken from (invocation dir or rootdir)
     bases: dict[str, Path]
+
+
+def budget_for(budgets: dict[str, float] | None, model: str) -> float | None:
+    """The budget a per-model option gives ``model``: its own, else ``*``, else None."""
+    if not budgets:
+        return None
+    return budgets.get(model, budgets.get("*"))
 
 
 def add_options(parser: pytest.Parser) -> None:

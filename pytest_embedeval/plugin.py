@@ -25,6 +25,9 @@ SESSION = pytest.StashKey["EmbedSession | None"]()
 WORKER_RECORDS = "embedeval_records"
 NO_MODELS = ("no embedding model selected: pass --embed-models=ID[,ID...] "
              "or set embed_models in the ini file")
+BUDGET_MARKER = ("embed_budget(p95_ms=, p50_ms=, min_throughput=, peak_mb=, cuda_peak_mb=, min_spearman=, "
+                 "min_pearson=, batch_size=, length=, split=): budgets this test's model must meet, "
+                 "checked after the test body")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,6 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", BUDGET_MARKER)
     settings = options.read_settings(config)
     config.stash[SETTINGS] = settings
     config.stash[SESSION] = _build_session(config, settings) if settings.models else None
@@ -48,7 +52,22 @@ def _build_session(config: pytest.Config, settings: options.Settings) -> EmbedSe
         except EmbedEvalError as exc:
             raise pytest.UsageError(f"{settings.sources['models']}: {exc}") from None
     targets = [EmbedTarget(spec, device) for spec in unique_names(specs) for device in settings.devices]
-    return EmbedSession(settings, targets, config.rootpath)
+    return EmbedSession(settings, targets, config.rootpath, timing=_timing(config, settings),
+                        benchmark_skip=bool(config.getoption("benchmark_skip", False)))
+
+
+def _timing(config: pytest.Config, settings: options.Settings) -> Any:
+    """Round counts are ours; the timer and GC switch are pytest-benchmark's options."""
+    from pytest_embedeval.latency import Timing
+
+    timing = Timing(rounds=settings.latency_rounds, warmup=settings.latency_warmup,
+                    disable_gc=bool(config.getoption("benchmark_disable_gc", False)))
+    timer_name = config.getoption("benchmark_timer", None)
+    if timer_name:
+        from pytest_benchmark.utils import load_timer
+
+        timing = Timing(timing.rounds, timing.warmup, load_timer(str(timer_name)).target, timing.disable_gc)
+    return timing
 
 
 def _session(config: pytest.Config) -> EmbedSession | None:
@@ -71,7 +90,24 @@ def _user_parametrizes(metafunc: pytest.Metafunc, name: str) -> bool:
     return False
 
 
+def _check_budget_marker(metafunc: pytest.Metafunc) -> None:
+    """A bad embed_budget is a collection error naming the test and the argument."""
+    marker = metafunc.definition.get_closest_marker("embed_budget")
+    if marker is None:
+        return
+    from pytest_embedeval.budget import parse_budget
+
+    where = f"{metafunc.definition.nodeid}: @pytest.mark.embed_budget"
+    if "embed_eval" not in metafunc.fixturenames:
+        raise pytest.Collector.CollectError(f"{where} needs the embed_eval fixture: add it to the test's arguments")
+    try:
+        parse_budget(marker.args, marker.kwargs)
+    except ValueError as exc:
+        raise pytest.Collector.CollectError(f"{where}: {exc}") from None
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    _check_budget_marker(metafunc)
     session = _session(metafunc.config)
     if session is None:
         return
@@ -134,6 +170,21 @@ def embed_model(embed_eval: EmbedEval) -> Any:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """After a passing test body, measure and check its embed_budget."""
+    result = yield
+    marker = item.get_closest_marker("embed_budget")
+    embed_eval = getattr(item, "funcargs", {}).get("embed_eval")
+    if marker is not None and embed_eval is not None:
+        from pytest_embedeval.budget import check_budget, parse_budget
+
+        failures = check_budget(parse_budget(marker.args, marker.kwargs), embed_eval)
+        if failures:  # the message says it all; the hook's own traceback would only distract
+            pytest.fail("embed_budget missed:\n" + "\n".join(f"  {line}" for line in failures), pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Show an EmbedEvalError as its message alone: it names the file, option or model."""
     report = yield
@@ -171,16 +222,26 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         write_report(report_path, records, describe(config.rootpath))
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    embed = _session(config)
+    if embed is not None:
+        embed.close()
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     embed = _session(config)
     if embed is None or _is_worker(config) or not embed.recorder.records:
         return
-    from pytest_embedeval.report import sts_table
+    from pytest_embedeval.report import latency_table, sts_table, target_table
 
-    lines = sts_table(embed.recorder.records)
-    if lines:
+    records = embed.recorder.records
+    tables = [target_table(records, embed.settings.batch_size), latency_table(records), sts_table(records)]
+    tables = [table for table in tables if table]
+    if tables:
         terminalreporter.write_sep("=", "embedding evaluation")
-        for line in lines:
+    for table in tables:
+        terminalreporter.write_line("")
+        for line in table:
             terminalreporter.write_line(line)
     report_path = config.stash[SETTINGS].report
     if report_path is not None:

@@ -17,6 +17,8 @@ from pytest_embedeval.atomic import write_json_atomic
 REPORT_SCHEMA = "pytest-embedeval/report/1"
 IDENTITY: dict[str, tuple[str, ...]] = {
     "sts": ("model", "device", "dataset", "split", "fingerprint", "batch_size"),
+    "latency": ("model", "device", "batch_size", "length", "rounds"),
+    "memory": ("model", "device", "batch_size", "length"),
 }
 
 
@@ -61,6 +63,48 @@ def format_table(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 def _number(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _first(records: list[dict[str, Any]], kind: str, model: str, device: str,
+           prefer: dict[str, Any]) -> dict[str, Any] | None:
+    """The record of ``kind`` for (model, device), preferring the one matching ``prefer``."""
+    mine = [r for r in records if r["kind"] == kind and r["model"] == model and r["device"] == device]
+    preferred = [r for r in mine if all(r.get(k) == v for k, v in prefer.items())]
+    return (preferred or mine or [None])[0]
+
+
+def target_table(records: list[dict[str, Any]], batch_size: int) -> list[str]:
+    """One row per model x device: size, memory, latency and accuracy side by side."""
+    targets = sorted({(r["model"], r["device"]) for r in records if r["kind"] in ("latency", "memory")})
+    rows = []
+    for model, device in targets:
+        prefer = {"batch_size": batch_size, "length": "short"}
+        latency = _first(records, "latency", model, device, prefer) or {}
+        memory = _first(records, "memory", model, device, prefer) or {}
+        sts = _first(records, "sts", model, device, {}) or {}
+        params = memory.get("params")
+        rows.append([
+            f"{model} {device}", "-" if params is None else f"{params / 1e6:.1f}M", _number(memory.get("disk_mb"), 1),
+            _number(memory.get("peak_rss_mb"), 0), str(latency.get("batch_size", "-")),
+            _number(latency.get("p50_ms"), 1), _number(latency.get("p95_ms"), 1),
+            _number(latency.get("sentences_per_s"), 0), _number(sts.get("spearman")),
+        ])
+    if not rows:
+        return []
+    return format_table(["model", "params", "disk MB", "peak MB", "batch", "p50 ms", "p95 ms", "sent/s",
+                         "spearman"], rows)
+
+
+def latency_table(records: list[dict[str, Any]]) -> list[str]:
+    """Every latency measurement: the sweep, one row per batch size x length."""
+    rows = [[f"{r['model']} {r['device']}", str(r["batch_size"]), r["length"], _number(r["tokens"], 0),
+             str(r["rounds"]), _number(r["p50_ms"], 1), _number(r["p95_ms"], 1), _number(r["p99_ms"], 1),
+             _number(r["iqr_ms"], 1), _number(r["sentences_per_s"], 0)]
+            for r in records if r["kind"] == "latency"]
+    if len(rows) < 2:
+        return []
+    return format_table(["model", "batch", "length", "tokens", "rounds", "p50 ms", "p95 ms", "p99 ms", "IQR ms",
+                         "sent/s"], rows)
 
 
 def sts_table(records: list[dict[str, Any]]) -> list[str]:

@@ -1,0 +1,116 @@
+"""The ``embed_budget`` marker: budgets a test's model must meet.
+
+``@pytest.mark.embed_budget(p95_ms=50, peak_mb=900, min_spearman=85)`` runs
+the measurements after the test body and fails the test with every budget it
+missed.  Arguments are checked at collection, so a typo is a collection error
+naming the test, not a surprise after an hour of measuring.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+from pytest_embedeval.latency import LENGTHS
+
+@dataclass(frozen=True)
+class Budget:
+    p95_ms: float | None = None
+    p50_ms: float | None = None
+    min_throughput: float | None = None  # sentences per second
+    peak_mb: float | None = None  # peak RSS of a process loading the model and encoding
+    cuda_peak_mb: float | None = None
+    min_spearman: float | None = None
+    min_pearson: float | None = None
+    batch_size: int | None = None  # the workload; default --embed-batch-size
+    length: str = "short"
+    split: str | None = None  # STS split for the correlation budgets; default the first configured
+
+    @property
+    def wants_latency(self) -> bool:
+        return any(v is not None for v in (self.p95_ms, self.p50_ms, self.min_throughput))
+
+    @property
+    def wants_memory(self) -> bool:
+        return self.peak_mb is not None or self.cuda_peak_mb is not None
+
+    @property
+    def wants_sts(self) -> bool:
+        return self.min_spearman is not None or self.min_pearson is not None
+
+
+def _positive(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}={value!r} must be a positive finite number")
+    return float(value)
+
+
+def _correlation(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -100 <= value <= 100:
+        raise ValueError(f"{name}={value!r} must be a number in -100..100 (correlations are x100)")
+    return float(value)
+
+
+def parse_budget(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Budget:
+    """A Budget from the marker's arguments; ValueError says which argument is wrong."""
+    if args:
+        raise ValueError(f"takes keyword arguments only, got positional {args!r}")
+    known = {f.name for f in fields(Budget)}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        raise ValueError(f"unknown argument(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    values: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        if name in ("min_spearman", "min_pearson"):
+            values[name] = _correlation(name, value)
+        elif name == "batch_size":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"batch_size={value!r} must be a whole number >= 1")
+            values[name] = value
+        elif name == "length":
+            if value not in LENGTHS:
+                raise ValueError(f"length={value!r} must be one of {', '.join(LENGTHS)}")
+            values[name] = value
+        elif name == "split":
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"split={value!r} must be a split name")
+            values[name] = value
+        else:
+            values[name] = _positive(name, value)
+    budget = Budget(**values)
+    if not (budget.wants_latency or budget.wants_memory or budget.wants_sts):
+        raise ValueError("sets no budget (give p95_ms, p50_ms, min_throughput, peak_mb, cuda_peak_mb, "
+                         "min_spearman or min_pearson)")
+    return budget
+
+
+def check_budget(budget: Budget, embed_eval: Any) -> list[str]:
+    """Measure what the budget needs; the message of every budget missed."""
+    failures: list[str] = []
+
+    def attempt(check: Any, *args: Any) -> None:
+        try:
+            check(*args)
+        except AssertionError as exc:
+            failures.append(str(exc))
+
+    if budget.wants_sts:
+        sts = embed_eval.sts(budget.split)
+        if budget.min_spearman is not None:
+            attempt(sts.assert_spearman, budget.min_spearman)
+        if budget.min_pearson is not None:
+            attempt(sts.assert_pearson, budget.min_pearson)
+    if budget.wants_latency:
+        latency = embed_eval.latency(budget.batch_size, budget.length)
+        for value, check in ((budget.p95_ms, latency.assert_p95), (budget.p50_ms, latency.assert_p50),
+                             (budget.min_throughput, latency.assert_throughput)):
+            if value is not None:
+                attempt(check, value)
+    if budget.wants_memory:
+        memory = embed_eval.memory(budget.batch_size, budget.length)
+        if budget.peak_mb is not None:
+            attempt(memory.assert_peak, budget.peak_mb)
+        if budget.cuda_peak_mb is not None:
+            attempt(memory.assert_cuda_peak, budget.cuda_peak_mb)
+    return failures
