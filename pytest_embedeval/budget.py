@@ -1,4 +1,4 @@
-"""The ``embed_budget`` marker: budgets a test's model must meet.
+"""The ``embed_budget`` and ``embed_tolerance`` markers: what a test's model must meet.
 
 ``@pytest.mark.embed_budget(p95_ms=50, peak_mb=900, min_spearman=85)`` runs
 the measurements after the test body and fails the test with every budget it
@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
+from pytest_embedeval.baselines import Tolerance
 from pytest_embedeval.latency import LENGTHS
 
 @dataclass(frozen=True)
@@ -114,3 +115,22 @@ def check_budget(budget: Budget, embed_eval: Any) -> list[str]:
         if budget.cuda_peak_mb is not None:
             attempt(memory.assert_cuda_peak, budget.cuda_peak_mb)
     return failures
+
+
+def parse_tolerance(args: tuple[Any, ...], kwargs: dict[str, Any], defaults: Tolerance) -> Tolerance:
+    """``embed_tolerance(max_drop=1.0, max_slowdown=0.2, max_memory_growth=0.1)`` for one test's gates."""
+    if args:
+        raise ValueError(f"takes keyword arguments only, got positional {args!r}")
+    known = {f.name for f in fields(Tolerance)}
+    unknown = sorted(set(kwargs) - known)
+    if unknown or not kwargs:
+        raise ValueError(f"unknown argument(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})" if unknown
+                         else f"sets no tolerance (give {', '.join(sorted(known))})")
+    values = {}
+    for name, value in kwargs.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name}={value!r} must be a finite number >= 0 (fractions for slowdown and growth)")
+        if name != "max_drop" and value > 10:
+            raise ValueError(f"{name}={value!r} is a fraction: 0.15 means 15%")
+        values[name] = float(value)
+    return Tolerance(**{**{f.name: getattr(defaults, f.name) for f in fields(Tolerance)}, **values})

@@ -51,6 +51,14 @@ def torch_threads() -> int | None:
     return torch.get_num_threads() if torch is not None else None
 
 
+def gpu_name() -> str | None:
+    """The CUDA device's name; only when torch is already imported and sees one."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    return str(torch.cuda.get_device_name())
+
+
 def describe(rootdir: Path) -> dict[str, Any]:
     return {
         "python": platform.python_version(),
@@ -58,7 +66,16 @@ def describe(rootdir: Path) -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch_threads(),
+        "gpu": gpu_name(),
         "versions": {name: package_version(name) for name in PACKAGES},
         "git_commit": git_commit(rootdir),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def machine(environment: dict[str, Any]) -> dict[str, Any]:
+    """What decides raw speed: timings are comparable only when these are equal."""
+    versions = environment.get("versions") or {}
+    return {"cpu": environment.get("cpu"), "cpu_count": environment.get("cpu_count"),
+            "torch_threads": environment.get("torch_threads"), "gpu": environment.get("gpu"),
+            "torch": versions.get("torch")}

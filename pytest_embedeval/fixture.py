@@ -21,10 +21,11 @@ from pytest_embedeval.sts import StsResult, evaluate_sts
 
 
 class EmbedEval:
-    def __init__(self, session: EmbedSession, target: EmbedTarget, split: str) -> None:
+    def __init__(self, session: EmbedSession, target: EmbedTarget, split: str, gate: bool = True) -> None:
         self.session = session
         self.target = target
         self.split = split
+        self.gate = gate  # compare measurements with the baselines (the acceptance check does not)
 
     def __repr__(self) -> str:
         return f"<EmbedEval {self.target.id}>"
@@ -57,7 +58,7 @@ class EmbedEval:
 
         key = ("sts", self.target, data.name, data.split, data.source, data.fingerprint, size)
         result = self.session.memoise(key, measure)
-        self.session.recorder.add("sts", result.to_dict())
+        self.session.record("sts", result, self.gate)
         return result
 
     def latency(self, batch_size: int | None = None, length: str | int = "short", *,
@@ -77,13 +78,19 @@ class EmbedEval:
                          warmup=settings.latency_warmup if warmup is None else warmup)
         texts = list(sentences) if sentences is not None else None
 
-        def measure() -> LatencyResult:
-            return measure_latency(self.model, model_name=self.target.model.name, device=self.device,
-                                   batch_size=size, length=length, timing=timing, sentences=texts)
+        label = "custom" if texts is not None else str(length)
+        identity = {"model": self.target.model.name, "device": self.device, "batch_size": size, "length": label}
+        gated = self.gate and self.session.gatekeeper.wants("latency", identity)
 
-        key = ("latency", self.target, size, length, tuple(texts or ()), timing.rounds, timing.warmup)
+        def measure() -> LatencyResult:
+            calibration = self.session.calibration_workload(self.device) if gated else None
+            return measure_latency(self.model, model_name=self.target.model.name, device=self.device,
+                                   batch_size=size, length=length, timing=timing, sentences=texts,
+                                   calibration=calibration)
+
+        key = ("latency", self.target, size, length, tuple(texts or ()), timing.rounds, timing.warmup, gated)
         result = self.session.memoise(key, measure)
-        self.session.recorder.add("latency", result.to_dict())
+        self.session.record("latency", result, self.gate)
         return result
 
     def latency_sweep(self, batch_sizes: Sequence[int] = (1, 8, 32), lengths: Sequence[str | int] = ("short",),
@@ -109,5 +116,5 @@ class EmbedEval:
                                   folder=local_folder(target.model))
 
         result = self.session.memoise(("memory", self.target, size, label, tuple(texts)), measure)
-        self.session.recorder.add("memory", result.to_dict())
+        self.session.record("memory", result, self.gate)
         return result

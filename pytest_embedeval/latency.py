@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import gc
 import random
+import statistics
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 # words per input for the named lengths; "long" overruns a 256-token model and is truncated
 LENGTHS = {"short": 12, "medium": 48, "long": 320}
@@ -56,6 +58,9 @@ class LatencyResult:
     iqr_ms: float
     sentences_per_s: float
     samples_ms: tuple[float, ...] = field(repr=False, compare=False)
+    # for the speed gate (time_normalised): rounds in calibration units, and the calibration's median ms
+    normalised: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
+    calibration_ms: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,20 +105,32 @@ def time_rounds(run: Callable[[], Any], timing: Timing, sync: Callable[[], None]
     ``sync`` (``torch.cuda.synchronize`` on CUDA) runs before each clock read so
     that queued GPU work is inside the round it belongs to.
     """
+    return time_alternating([run], timing, sync)[0]
+
+
+def time_alternating(runs: Sequence[Callable[[], Any]], timing: Timing,
+                     sync: Callable[[], None] | None = None) -> list[list[float]]:
+    """Like :func:`time_rounds` for several workloads, one round of each in turn.
+
+    Interleaving puts every workload under the same machine conditions, so a
+    comparison between them is not skewed by drift (other tenants, clocks).
+    """
     sync = sync or (lambda: None)
     for _ in range(timing.warmup):
-        run()
+        for run in runs:
+            run()
     gc_was_enabled = gc.isenabled()
     if timing.disable_gc:
         gc.disable()
-    samples = []
+    samples: list[list[float]] = [[] for _ in runs]
     try:
         for _ in range(timing.rounds):
-            sync()
-            start = timing.timer()
-            run()
-            sync()
-            samples.append(timing.timer() - start)
+            for run, out in zip(runs, samples):
+                sync()
+                start = timing.timer()
+                run()
+                sync()
+                out.append(timing.timer() - start)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -136,6 +153,47 @@ def summarise(samples_s: list[float], *, batch_size: int, **context: Any) -> Lat
     )
 
 
+CALIBRATION = "random-minilm-l6, 8 short inputs, v1"  # baselines record which yardstick they used
+
+
+def calibration_model(folder: Path) -> Path:
+    """Build the yardstick: a random-weight MiniLM-L6-shaped model with a tokenizer of our own words."""
+    from pytest_embedeval.zoo import build_random_model
+
+    return build_random_model("minilm-l6", folder, seed=0, vocabulary=_WORDS)
+
+
+def calibration_workload(device: str, folder: Path) -> Callable[[], Any]:
+    """``encode`` of 8 fixed short inputs by the yardstick model (:func:`calibration_model`) on ``device``.
+
+    It does what the measured model does, tokenizer and pooling included, so
+    host contention slows both alike; it needs no download and is the same
+    everywhere, so it also tells one machine's speed from another's.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(folder), device=device)
+    texts = make_inputs("short", 8, seed=1)
+    return lambda: model.encode(texts, batch_size=8, show_progress_bar=False)
+
+
+def time_normalised(run: Callable[[], Any], calibration: Callable[[], Any], timing: Timing,
+                    sync: Callable[[], None] | None = None) -> tuple[list[float], float]:
+    """Rounds of ``run``, each divided by a calibration round timed just before it.
+
+    This shared machine's speed drifts by 8-21% (standard deviation of the
+    median of 20 rounds, runs minutes apart, measured here), so raw times
+    from two runs cannot show a 15% regression.  Each round of ``run`` right
+    after a round of the yardstick suffers the same contention; their ratio
+    drifted 0.9% (batch of 8) to 2.2% (batch of 32), and it compares across
+    machines.  Alternation evicts caches between rounds (+12% for a batch of
+    1), so these rounds feed the speed gate only; the reported latency comes
+    from back-to-back rounds.  Returns the ratios and the yardstick's median ms.
+    """
+    calibration_s, work_s = time_alternating([calibration, run], timing, sync)
+    return [w / c for w, c in zip(work_s, calibration_s)], statistics.median(calibration_s) * 1000.0
+
+
 def mean_tokens(model: Any, texts: list[str]) -> float | None:
     """Mean tokens per input as the model sees them (truncated at its max length)."""
     tokenizer = getattr(model, "tokenizer", None)
@@ -147,8 +205,10 @@ def mean_tokens(model: Any, texts: list[str]) -> float | None:
 
 
 def measure_latency(model: Any, *, model_name: str, device: str, batch_size: int, length: str | int,
-                    timing: Timing, sentences: list[str] | None = None) -> LatencyResult:
-    """Time ``model.encode`` on one batch of ``batch_size`` inputs."""
+                    timing: Timing, sentences: list[str] | None = None,
+                    calibration: Callable[[], None] | None = None) -> LatencyResult:
+    """Time ``model.encode`` on one batch of ``batch_size`` inputs (and, given a
+    ``calibration`` workload, again in alternation with it for the speed gate)."""
     import torch
 
     texts = list(sentences)[:batch_size] if sentences is not None else make_inputs(length, batch_size)
@@ -161,5 +221,7 @@ def measure_latency(model: Any, *, model_name: str, device: str, batch_size: int
     sync = torch.cuda.synchronize if device.startswith("cuda") else None
     samples = time_rounds(run, timing, sync)
     label = "custom" if sentences is not None else str(length)
+    normalised, calibration_ms = time_normalised(run, calibration, timing, sync) if calibration else (None, None)
     return summarise(samples, batch_size=batch_size, model=model_name, device=device, length=label,
-                     tokens=mean_tokens(model, texts), warmup=timing.warmup, threads=torch.get_num_threads())
+                     tokens=mean_tokens(model, texts), warmup=timing.warmup, threads=torch.get_num_threads(),
+                     normalised=None if normalised is None else tuple(normalised), calibration_ms=calibration_ms)

@@ -85,7 +85,8 @@ def resolve_model(source: str, base: Path) -> ModelSpec:
         return ModelSpec(source, source, hub_id=alias.hub_id)
     # an existing folder wins over a hub id: "models/my-model" may be either
     looks_like_path = source.startswith((".", "/", "~")) or (os.sep in source and not HUB_ID.match(source))
-    candidate = (base / Path(source).expanduser()).resolve()
+    # absolute but symlinks kept: the name is the folder the user named, not where a link points
+    candidate = Path(os.path.abspath(base / Path(source).expanduser()))
     if looks_like_path or candidate.is_dir():
         check_model_folder(candidate, source)
         return ModelSpec(candidate.name, source, path=candidate)

@@ -115,6 +115,46 @@ def spearman_points(raw: str) -> float:
     return value
 
 
+def fraction(raw: str) -> float:
+    """``15%`` or ``0.15``; a bare number above 1 is ambiguous and refused."""
+    text = raw.strip()
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a percentage (write 15% or 0.15)") from None
+    if not math.isfinite(value) or not 0 <= value <= 10:
+        raise ValueError(f"{raw!r} is outside 0%..1000%")
+    if not text.endswith("%") and value > 1:
+        raise ValueError(f"{raw!r} is ambiguous: write {text}% or {value / 100:g}")
+    return value
+
+
+def non_negative(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{raw!r} must be a finite number >= 0")
+    return value
+
+
+def confidence_level(raw: str) -> float:
+    value = fraction(raw)
+    if not 0.5 <= value < 1:
+        raise ValueError(f"{raw!r} must lie in 50%..99.9% (e.g. 95% or 0.95)")
+    return value
+
+
+def choice(*values: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw.strip() not in values:
+            raise ValueError(f"{raw!r} is not one of {', '.join(values)}")
+        return raw.strip()
+
+    return parse
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting: ``--embed-<name>`` on the CLI, ``embed_<name>`` in the ini."""
@@ -160,6 +200,28 @@ OPTIONS: tuple[Option, ...] = (
            per_model(positive_number), metavar="MB"),
     Option("min_spearman", "accuracy floor of the bundled suites: Spearman x100, one value or MODEL=S,...",
            per_model(spearman_points), metavar="S"),
+    Option("baseline_dir", "folder of reviewed baseline JSON files, one per model (default: <rootdir>/baselines)",
+           parse_text, metavar="PATH", path=True),
+    Option("baseline_save", "write baselines for measurements that have none (existing ones are still compared)",
+           parse_bool, False, flag=True),
+    Option("baseline_update", "replace the baselines of everything measured (after a reviewed, intended change)",
+           parse_bool, False, flag=True),
+    Option("baseline_missing", "what a measurement without a baseline does: report (default), skip or fail "
+           "the test (CI: fail)", choice("report", "skip", "fail"), "report", metavar="report|skip|fail"),
+    Option("max_drop", "accuracy gate: tolerated Spearman drop in points (default: 0.5)", non_negative, 0.5,
+           metavar="POINTS"),
+    Option("max_slowdown", "speed gate: tolerated slowdown of the median latency (default: 10%%)", fraction, 0.10,
+           metavar="PCT"),
+    Option("max_memory_growth", "memory gate: tolerated growth of the model's peak RSS, parameters and disk size "
+           "(default: 10%%)", fraction, 0.10, metavar="PCT"),
+    Option("confidence", "confidence of the gates' intervals (default: 95%%)", confidence_level, 0.95,
+           metavar="PCT"),
+    Option("seed", "seed of the bootstrap resampling (default: 0)", bounded_int(0, 2**32 - 1), 0, metavar="N"),
+    Option("candidate", "model-upgrade acceptance: the candidate model (with --embed-incumbent)", parse_text,
+           metavar="ID"),
+    Option("incumbent", "model-upgrade acceptance: the model it would replace", parse_text, metavar="ID"),
+    Option("markdown", "write a Markdown summary to PATH (and to $GITHUB_STEP_SUMMARY when set)", parse_text,
+           metavar="PATH", path=True),
     Option("trust_remote_code", "allow models that ship their own Python code (off by default)",
            parse_bool, False, flag=True),
 )
@@ -180,6 +242,18 @@ class Settings:
     max_p95_ms: dict[str, float] | None
     max_peak_mb: dict[str, float] | None
     min_spearman: dict[str, float] | None
+    baseline_dir: Path | None
+    baseline_save: bool
+    baseline_update: bool
+    baseline_missing: str
+    max_drop: float
+    max_slowdown: float
+    max_memory_growth: float
+    confidence: float
+    seed: int
+    candidate: str | None
+    incumbent: str | None
+    markdown: Path | None
     trust_remote_code: bool
     # where each value came from, for error messages: {"models": "--embed-models=...", ...}
     sources: dict[str, str]
@@ -203,7 +277,7 @@ def add_options(parser: pytest.Parser) -> None:
                             dest=dest, help=option.help)
         else:
             group.addoption(option.cli, default=None, dest=dest, metavar=option.metavar, help=option.help)
-        parser.addini(option.ini, help=option.help, type="string", default="")
+        parser.addini(option.ini, help=option.help.replace("%%", "%"), type="string", default="")
 
 
 def _raw_value(config: pytest.Config, option: Option) -> tuple[str, str, Path] | None:

@@ -22,12 +22,14 @@ if TYPE_CHECKING:
 
 SETTINGS = pytest.StashKey["options.Settings"]()
 SESSION = pytest.StashKey["EmbedSession | None"]()
-WORKER_RECORDS = "embedeval_records"
+WORKER_OUTPUT = "embedeval"
 NO_MODELS = ("no embedding model selected: pass --embed-models=ID[,ID...] "
              "or set embed_models in the ini file")
-BUDGET_MARKER = ("embed_budget(p95_ms=, p50_ms=, min_throughput=, peak_mb=, cuda_peak_mb=, min_spearman=, "
-                 "min_pearson=, batch_size=, length=, split=): budgets this test's model must meet, "
-                 "checked after the test body")
+MARKERS = (
+    "embed_budget(p95_ms=, p50_ms=, min_throughput=, peak_mb=, cuda_peak_mb=, min_spearman=, min_pearson=, "
+    "batch_size=, length=, split=): budgets this test's model must meet, checked after the test body",
+    "embed_tolerance(max_drop=, max_slowdown=, max_memory_growth=): this test's baseline-gate tolerances",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,25 +37,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", BUDGET_MARKER)
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
     settings = options.read_settings(config)
     config.stash[SETTINGS] = settings
-    config.stash[SESSION] = _build_session(config, settings) if settings.models else None
+    if bool(settings.candidate) != bool(settings.incumbent):
+        raise pytest.UsageError("--embed-candidate and --embed-incumbent go together: give both")
+    wanted = settings.models or settings.candidate
+    config.stash[SESSION] = _build_session(config, settings) if wanted else None
 
 
 def _build_session(config: pytest.Config, settings: options.Settings) -> EmbedSession:
     from pytest_embedeval.models import EmbedTarget, resolve_model, unique_names
     from pytest_embedeval.session import EmbedSession
 
-    specs = []
-    for source in settings.models or ():
+    def resolve(source: str, option: str) -> Any:
         try:
-            specs.append(resolve_model(source, settings.bases["models"]))
+            return resolve_model(source, settings.bases[option])
         except EmbedEvalError as exc:
-            raise pytest.UsageError(f"{settings.sources['models']}: {exc}") from None
-    targets = [EmbedTarget(spec, device) for spec in unique_names(specs) for device in settings.devices]
-    return EmbedSession(settings, targets, config.rootpath, timing=_timing(config, settings),
-                        benchmark_skip=bool(config.getoption("benchmark_skip", False)))
+            raise pytest.UsageError(f"{settings.sources[option]}: {exc}") from None
+
+    specs = unique_names([resolve(source, "models") for source in settings.models or ()])
+    targets = [EmbedTarget(spec, device) for spec in specs for device in settings.devices]
+    embed = EmbedSession(settings, targets, config.rootpath, timing=_timing(config, settings),
+                         benchmark_skip=bool(config.getoption("benchmark_skip", False)))
+    if settings.candidate and settings.incumbent:
+        pair = unique_names([resolve(settings.candidate, "candidate"), resolve(settings.incumbent, "incumbent")])
+        embed.acceptance_targets = (EmbedTarget(pair[0], settings.devices[0]), EmbedTarget(pair[1], settings.devices[0]))
+    return embed
 
 
 def _timing(config: pytest.Config, settings: options.Settings) -> Any:
@@ -79,7 +90,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if session is None:
         return []
     data = session.settings.sts_path or "hub:sentence-transformers/stsb"
-    return [f"embedeval: models {', '.join(t.id for t in session.targets)}; STS data {data}"]
+    models = ", ".join(t.id for t in session.targets) or "none"
+    if session.acceptance_targets:
+        candidate, incumbent = session.acceptance_targets
+        models += f"; acceptance {candidate.id} vs {incumbent.id}"
+    return [f"embedeval: models {models}; STS data {data}"]
 
 
 def _user_parametrizes(metafunc: pytest.Metafunc, name: str) -> bool:
@@ -90,24 +105,30 @@ def _user_parametrizes(metafunc: pytest.Metafunc, name: str) -> bool:
     return False
 
 
-def _check_budget_marker(metafunc: pytest.Metafunc) -> None:
-    """A bad embed_budget is a collection error naming the test and the argument."""
-    marker = metafunc.definition.get_closest_marker("embed_budget")
-    if marker is None:
-        return
-    from pytest_embedeval.budget import parse_budget
+def _check_markers(metafunc: pytest.Metafunc) -> None:
+    """A bad embed_budget or embed_tolerance is a collection error naming the test and the argument."""
+    from pytest_embedeval.baselines import Tolerance
+    from pytest_embedeval.budget import parse_budget, parse_tolerance
 
-    where = f"{metafunc.definition.nodeid}: @pytest.mark.embed_budget"
-    if "embed_eval" not in metafunc.fixturenames:
-        raise pytest.Collector.CollectError(f"{where} needs the embed_eval fixture: add it to the test's arguments")
-    try:
-        parse_budget(marker.args, marker.kwargs)
-    except ValueError as exc:
-        raise pytest.Collector.CollectError(f"{where}: {exc}") from None
+    defaults = Tolerance(0.0, 0.0, 0.0)
+    parsers = {"embed_budget": parse_budget,
+               "embed_tolerance": lambda args, kwargs: parse_tolerance(args, kwargs, defaults)}
+    for name, parse in parsers.items():
+        marker = metafunc.definition.get_closest_marker(name)
+        if marker is None:
+            continue
+        where = f"{metafunc.definition.nodeid}: @pytest.mark.{name}"
+        if "embed_eval" not in metafunc.fixturenames:
+            raise pytest.Collector.CollectError(f"{where} needs the embed_eval fixture: add it to the test's arguments")
+        try:
+            parse(marker.args, marker.kwargs)
+        except ValueError as exc:
+            raise pytest.Collector.CollectError(f"{where}: {exc}") from None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    _check_budget_marker(metafunc)
+    if any(metafunc.definition.get_closest_marker(name) for name in ("embed_budget", "embed_tolerance")):
+        _check_markers(metafunc)
     session = _session(metafunc.config)
     if session is None:
         return
@@ -169,18 +190,57 @@ def embed_model(embed_eval: EmbedEval) -> Any:
     return embed_eval.model
 
 
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--embed-candidate/--embed-incumbent`` add the one acceptance test."""
+    embed = _session(config)
+    if embed is None or embed.acceptance_targets is None:
+        return
+    from pytest_embedeval.acceptance import AcceptanceItem
+
+    candidate, incumbent = embed.acceptance_targets
+    name = f"embed-acceptance[{candidate.model.name}-vs-{incumbent.model.name}]"
+    items.append(AcceptanceItem.from_parent(session, name=name, embed_session=embed))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    embed = _session(item.config)
+    if embed is None:
+        return
+    marker = item.get_closest_marker("embed_tolerance")
+    tolerance = None
+    if marker is not None:
+        from pytest_embedeval.budget import parse_tolerance
+
+        tolerance = parse_tolerance(marker.args, marker.kwargs, embed.default_tolerance)
+    embed.begin_item(tolerance)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
-    """After a passing test body, measure and check its embed_budget."""
-    result = yield
+    """After the test body: its embed_budget, then the baseline gates of what it measured."""
+    embed = _session(item.config)
+    try:
+        result = yield
+    finally:
+        if embed is not None:
+            item.user_properties.extend(embed.conclude_item()[2])
+    if embed is None:
+        return result
     marker = item.get_closest_marker("embed_budget")
     embed_eval = getattr(item, "funcargs", {}).get("embed_eval")
+    failures: list[str] = []
     if marker is not None and embed_eval is not None:
         from pytest_embedeval.budget import check_budget, parse_budget
 
-        failures = check_budget(parse_budget(marker.args, marker.kwargs), embed_eval)
-        if failures:  # the message says it all; the hook's own traceback would only distract
-            pytest.fail("embed_budget missed:\n" + "\n".join(f"  {line}" for line in failures), pytrace=False)
+        missed = check_budget(parse_budget(marker.args, marker.kwargs), embed_eval)
+        failures += ["embed_budget missed:", *(f"  {line}" for line in missed)] if missed else []
+    gate_failures, skip, _ = embed.conclude_item()
+    failures += gate_failures
+    if failures:  # the messages say it all; the hook's own traceback would only distract
+        pytest.fail("\n".join(failures), pytrace=False)
+    if skip:
+        pytest.skip(skip)
     return result
 
 
@@ -199,27 +259,33 @@ def _is_worker(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    """xdist controller: collect the records a worker measured."""
-    session = _session(node.config)
-    records = getattr(node, "workeroutput", {}).get(WORKER_RECORDS)
-    if session is not None and records:
-        session.recorder.extend(records)
+    """xdist controller: take in what a worker measured, compared and wants written."""
+    embed = _session(node.config)
+    output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT)
+    if embed is not None and output:
+        embed.merge_worker_output(output)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Workers hand their results over; only the controller writes files."""
     config = session.config
     embed = _session(config)
     if _is_worker(config):
         if embed is not None:
-            config.workeroutput[WORKER_RECORDS] = embed.recorder.records  # type: ignore[attr-defined]
+            config.workeroutput[WORKER_OUTPUT] = embed.worker_output()  # type: ignore[attr-defined]
         return
-    report_path = config.stash[SETTINGS].report
-    if report_path is not None:
-        from pytest_embedeval.environment import describe
-        from pytest_embedeval.report import write_report
+    settings = config.stash[SETTINGS]
+    if embed is None:
+        if settings.report is not None:
+            from pytest_embedeval.environment import describe
+            from pytest_embedeval.report import write_report
 
-        records = embed.recorder.records if embed is not None else []
-        write_report(report_path, records, describe(config.rootpath))
+            write_report(settings.report, [], describe(config.rootpath))
+        return
+    errors = embed.write_outputs(settings.report, settings.markdown)
+    if errors:
+        embed.output_notes[:0] = errors
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -230,19 +296,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     embed = _session(config)
-    if embed is None or _is_worker(config) or not embed.recorder.records:
+    if embed is None or _is_worker(config):
         return
-    from pytest_embedeval.report import latency_table, sts_table, target_table
-
-    records = embed.recorder.records
-    tables = [target_table(records, embed.settings.batch_size), latency_table(records), sts_table(records)]
-    tables = [table for table in tables if table]
-    if tables:
+    lines = embed.summary_lines()
+    if lines:
         terminalreporter.write_sep("=", "embedding evaluation")
-    for table in tables:
-        terminalreporter.write_line("")
-        for line in table:
+        for line in lines:
             terminalreporter.write_line(line)
-    report_path = config.stash[SETTINGS].report
-    if report_path is not None:
-        terminalreporter.write_line(f"embedeval report: {report_path}")

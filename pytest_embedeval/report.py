@@ -9,6 +9,7 @@ last one: a record is identified by its kind and the fields in ``IDENTITY``.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -46,19 +47,32 @@ class Recorder:
         return [self._records[key] for key in sorted(self._records)]
 
 
-def write_report(path: Path, records: list[dict[str, Any]], environment: dict[str, Any]) -> None:
-    write_json_atomic(path, {"schema": REPORT_SCHEMA, "environment": environment, "results": records})
+def write_report(path: Path, records: list[dict[str, Any]], environment: dict[str, Any], *,
+                 verdicts: list[dict[str, Any]] = (), acceptance: list[str] = ()) -> None:
+    write_json_atomic(path, {"schema": REPORT_SCHEMA, "environment": environment, "results": records,
+                             "baseline_verdicts": list(verdicts), "acceptance": list(acceptance)})
 
 
-def format_table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    """Left-aligned first column, right-aligned numbers, two spaces between columns."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+@dataclass(frozen=True)
+class Table:
+    """Rows of cells, rendered for the terminal or as Markdown."""
 
-    def line(cells: list[str]) -> str:
-        first, *rest = cells
-        return "  ".join([str(first).ljust(widths[0])] + [str(c).rjust(w) for c, w in zip(rest, widths[1:])])
+    headers: list[str]
+    rows: list[list[str]]
 
-    return [line(headers), "  ".join("-" * w for w in widths)] + [line(row) for row in rows]
+    def text(self) -> list[str]:
+        """Left-aligned first column, right-aligned numbers, two spaces between columns."""
+        widths = [max(len(str(cell)) for cell in column) for column in zip(self.headers, *self.rows)]
+
+        def line(cells: list[str]) -> str:
+            first, *rest = cells
+            return "  ".join([str(first).ljust(widths[0])] + [str(c).rjust(w) for c, w in zip(rest, widths[1:])])
+
+        return [line(self.headers), "  ".join("-" * w for w in widths)] + [line(row) for row in self.rows]
+
+    def markdown(self) -> list[str]:
+        return ["| " + " | ".join(self.headers) + " |", "|" + "---|" * len(self.headers)] + [
+            "| " + " | ".join(str(cell) for cell in row) + " |" for row in self.rows]
 
 
 def _number(value: float | None, digits: int = 2) -> str:
@@ -73,7 +87,7 @@ def _first(records: list[dict[str, Any]], kind: str, model: str, device: str,
     return (preferred or mine or [None])[0]
 
 
-def target_table(records: list[dict[str, Any]], batch_size: int) -> list[str]:
+def target_table(records: list[dict[str, Any]], batch_size: int) -> Table | None:
     """One row per model x device: size, memory, latency and accuracy side by side."""
     targets = sorted({(r["model"], r["device"]) for r in records if r["kind"] in ("latency", "memory")})
     rows = []
@@ -90,27 +104,51 @@ def target_table(records: list[dict[str, Any]], batch_size: int) -> list[str]:
             _number(latency.get("sentences_per_s"), 0), _number(sts.get("spearman")),
         ])
     if not rows:
-        return []
-    return format_table(["model", "params", "disk MB", "peak MB", "batch", "p50 ms", "p95 ms", "sent/s",
-                         "spearman"], rows)
+        return None
+    return Table(["model", "params", "disk MB", "peak MB", "batch", "p50 ms", "p95 ms", "sent/s", "spearman"], rows)
 
 
-def latency_table(records: list[dict[str, Any]]) -> list[str]:
+def latency_table(records: list[dict[str, Any]]) -> Table | None:
     """Every latency measurement: the sweep, one row per batch size x length."""
     rows = [[f"{r['model']} {r['device']}", str(r["batch_size"]), r["length"], _number(r["tokens"], 0),
              str(r["rounds"]), _number(r["p50_ms"], 1), _number(r["p95_ms"], 1), _number(r["p99_ms"], 1),
              _number(r["iqr_ms"], 1), _number(r["sentences_per_s"], 0)]
             for r in records if r["kind"] == "latency"]
     if len(rows) < 2:
-        return []
-    return format_table(["model", "batch", "length", "tokens", "rounds", "p50 ms", "p95 ms", "p99 ms", "IQR ms",
-                         "sent/s"], rows)
+        return None
+    return Table(["model", "batch", "length", "tokens", "rounds", "p50 ms", "p95 ms", "p99 ms", "IQR ms", "sent/s"],
+                 rows)
 
 
-def sts_table(records: list[dict[str, Any]]) -> list[str]:
+def sts_table(records: list[dict[str, Any]]) -> Table | None:
     rows = [[f"{r['model']} {r['device']}", f"{r['dataset']}/{r['split']}", str(r["n_pairs"]),
              _number(r["spearman"]), _number(r["pearson"]), _number(r["encode_seconds"], 1)]
             for r in records if r["kind"] == "sts"]
     if not rows:
-        return []
-    return format_table(["model", "data", "pairs", "spearman", "pearson", "encode s"], rows)
+        return None
+    return Table(["model", "data", "pairs", "spearman", "pearson", "encode s"], rows)
+
+
+def verdict_table(verdicts: list[dict[str, Any]]) -> Table | None:
+    """One row per baseline comparison: what changed, by how much, with its interval."""
+    rows = [[f"{v['model']} {v['device']}", v["key"], v["status"], v["metric"],
+             _number(v["baseline"]), _number(v["current"]), v["change"] or "-"] for v in verdicts]
+    if not rows:
+        return None
+    return Table(["model", "measurement", "verdict", "metric", "baseline", "now", "change [interval]"], rows)
+
+
+def markdown_summary(records: list[dict[str, Any]], verdicts: list[dict[str, Any]], batch_size: int,
+                     extra: list[str] = ()) -> str:
+    """The run as Markdown, for $GITHUB_STEP_SUMMARY or a pull-request comment."""
+    failed = [v for v in verdicts if v["status"] == "FAIL"]
+    title = "regressions found" if failed else "no regressions"
+    out = [f"## pytest-embedeval: {title}", ""]
+    for heading, table in (("Models", target_table(records, batch_size)), ("STS", sts_table(records)),
+                           ("Baseline comparison", verdict_table(verdicts))):
+        if table is not None:
+            out += [f"### {heading}", "", *table.markdown(), ""]
+    for verdict in failed:
+        out.append(f"- **{verdict['model']} {verdict['device']} {verdict['key']}**: {verdict['detail']}")
+    out += list(extra)
+    return "\n".join(out).rstrip() + "\n"

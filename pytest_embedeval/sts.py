@@ -55,10 +55,11 @@ class StsResult:
     pearson: float
     encode_seconds: float | None  # None when the embeddings came from the cache
     cosine: tuple[float, ...] = field(repr=False, compare=False)  # per pair, for the bootstrap gate
+    gold: tuple[float, ...] = field(repr=False, compare=False)  # the data's gold scores, same order
 
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
-        del record["cosine"]
+        del record["cosine"], record["gold"]
         return record
 
     def _describe(self) -> str:
@@ -100,4 +101,5 @@ def evaluate_sts(encode: Encoder, dataset: StsDataset, *, model: str, device: st
         model=model, device=device, dataset=dataset.name, split=dataset.split, source=dataset.source,
         fingerprint=dataset.fingerprint, n_pairs=len(dataset), n_unique=len(unique), batch_size=batch_size,
         spearman=spearman, pearson=pearson, encode_seconds=seconds, cosine=tuple(cosine.tolist()),
+        gold=dataset.scores,
     )

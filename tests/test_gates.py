@@ -1,0 +1,148 @@
+"""The gates' statistics on synthetic data: noise passes, change fails, seeds repeat."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pytest_embedeval.baselines import Tolerance, encode_floats
+from pytest_embedeval.errors import BaselineError
+from pytest_embedeval.gates import FAIL, NOT_COMPARABLE, PASS, judge, latency_change, spearman_change, speed_fails
+from pytest_embedeval.latency import CALIBRATION, summarise
+from pytest_embedeval.sts import StsResult
+
+RNG = np.random.default_rng(7)
+GOLD = RNG.uniform(0, 5, 800)
+BASE = GOLD / 5 + RNG.normal(0, 0.2, 800)
+TOLERANCE = Tolerance(max_drop=0.5, max_slowdown=0.10, max_memory_growth=0.10)
+MACHINE = {"cpu": "X", "cpu_count": 2, "torch_threads": 2, "gpu": None, "torch": "2.13.0"}
+
+
+def test_identical_scores_show_no_change() -> None:
+    change = spearman_change(GOLD, BASE, BASE.copy(), confidence=0.95, seed=0)
+    assert (change.delta, change.low, change.high) == (0.0, 0.0, 0.0)
+
+
+def test_bootstrap_is_deterministic_for_a_seed_and_brackets_the_change() -> None:
+    worse = BASE + RNG.normal(0, 0.1, 800)
+    first = spearman_change(GOLD, BASE, worse, confidence=0.95, seed=3)
+    assert first == spearman_change(GOLD, BASE, worse, confidence=0.95, seed=3)
+    assert first != spearman_change(GOLD, BASE, worse, confidence=0.95, seed=4)
+    assert first.low < first.delta < first.high < 0
+
+
+def sts_result(cosine: np.ndarray) -> StsResult:
+    from pytest_embedeval.sts import correlations
+
+    spearman, pearson = correlations(GOLD, cosine)
+    return StsResult(model="m", device="cpu", dataset="d", split="dev", source="s", fingerprint="f", n_pairs=800,
+                     n_unique=1600, batch_size=32, spearman=spearman, pearson=pearson, encode_seconds=1.0,
+                     cosine=tuple(cosine.tolist()), gold=tuple(GOLD.tolist()))
+
+
+def judge_sts(current: np.ndarray, tolerance: Tolerance = TOLERANCE) -> object:
+    entry = {"cosine_f32": encode_floats(BASE), "spearman": 0.0}
+    return judge("sts", sts_result(current), entry, tolerance, key="k", where="w", machine_now=MACHINE,
+                 confidence=0.95, seed=0)
+
+
+def test_accuracy_gate_fails_a_real_drop_beyond_tolerance_only() -> None:
+    assert judge_sts(BASE).status == PASS
+    small = judge_sts(BASE + RNG.normal(0, 0.02, 800))
+    assert small.status == PASS  # real perhaps, but smaller than half a point
+    big = judge_sts(BASE + RNG.normal(0, 0.15, 800))
+    assert big.status == FAIL and big.current < big.baseline - 0.5
+    assert "points [" in big.change
+    assert judge_sts(BASE + RNG.normal(0, 0.15, 800), Tolerance(20.0, 0.1, 0.1)).status == PASS
+
+
+def test_accuracy_gate_rejects_a_broken_entry() -> None:
+    with pytest.raises(BaselineError, match="w: cosine_f32 holds 3 finite values, expected 800"):
+        judge("sts", sts_result(BASE), {"cosine_f32": encode_floats([1, 2, 3])}, TOLERANCE, key="k", where="w",
+              machine_now=MACHINE, confidence=0.95, seed=0)
+    with pytest.raises(BaselineError, match="w: 'cosine_f32' is missing"):
+        judge("sts", sts_result(BASE), {}, TOLERANCE, key="k", where="w", machine_now=MACHINE, confidence=0.95,
+              seed=0)
+
+
+def samples(center: float, n: int = 20, spread: float = 0.03, seed: int = 0) -> list[float]:
+    return list(center * (1 + np.random.default_rng(seed).normal(0, spread, n)))
+
+
+def test_speed_gate_needs_significance_and_size() -> None:
+    base = samples(20.0)
+    same = latency_change(base, samples(20.0, seed=1), confidence=0.95, seed=0)
+    assert not speed_fails(same, max_slowdown=0.10, alpha=0.01)
+    slower = latency_change(base, samples(26.0, seed=2), confidence=0.95, seed=0)
+    assert slower.p_value < 0.01 and slower.low < slower.ratio < slower.high
+    assert speed_fails(slower, max_slowdown=0.10, alpha=0.01)
+    slightly = latency_change(base, samples(21.0, spread=0.001, seed=3), confidence=0.95, seed=0)
+    assert slightly.p_value < 0.01 and not speed_fails(slightly, max_slowdown=0.10, alpha=0.01)  # real but small
+
+
+def latency_result(center: float, normalised: float | None, calibration: float | None = 5.0) -> object:
+    from dataclasses import replace
+
+    result = summarise([s / 1000 for s in samples(center, seed=9)], batch_size=8, model="m", device="cpu",
+                       length="short", tokens=15.0, warmup=2, threads=2)
+    units = None if normalised is None else tuple(samples(normalised, seed=11))
+    return replace(result, normalised=units, calibration_ms=calibration)
+
+
+def judge_latency(entry_machine: dict, current: float, normalised_now: float | None,
+                  normalised_then: float | None, calibration: str = CALIBRATION) -> object:
+    entry = {"samples_ms": samples(20.0), "calibration_ms": 5.0, "calibration": calibration,
+             "normalised": None if normalised_then is None else samples(normalised_then),
+             "environment": {"cpu": entry_machine["cpu"], "cpu_count": entry_machine["cpu_count"],
+                             "torch_threads": entry_machine["torch_threads"], "gpu": None,
+                             "versions": {"torch": entry_machine["torch"]}}}
+    return judge("latency", latency_result(current, normalised_now), entry, TOLERANCE, key="k", where="w",
+                 machine_now=MACHINE, confidence=0.95, seed=0)
+
+
+def test_speed_gate_compares_in_calibration_units() -> None:
+    other = {**MACHINE, "cpu": "Faster CPU"}
+    # twice the raw time on a machine twice as slow: 4 calibration units then and now, no alarm
+    normalised = judge_latency(other, 40.0, 4.0, 4.0)
+    assert normalised.status == PASS
+    assert "timed against the calibration workload" in normalised.detail and "cpu differ" in normalised.detail
+    # a real 30% regression is caught in calibration units, whatever the raw times say
+    assert judge_latency(other, 20.0, 5.2, 4.0).status == FAIL
+    assert judge_latency(MACHINE, 20.0, 5.2, 4.0).status == FAIL
+
+
+def test_speed_gate_without_calibration() -> None:
+    # an entry without calibrated rounds: raw times on the same machine, "not comparable" elsewhere
+    assert judge_latency(MACHINE, 20.0, None, None).status == PASS
+    assert judge_latency(MACHINE, 30.0, None, None).status == FAIL
+    other = judge_latency({**MACHINE, "torch_threads": 8}, 20.0, 4.0, None)
+    assert other.status == NOT_COMPARABLE and "torch_threads differ" in other.detail
+    # rounds against another yardstick are not in our units
+    assert judge_latency({**MACHINE, "cpu": "Y"}, 20.0, 4.0, 4.0, calibration="old yardstick").status == NOT_COMPARABLE
+
+
+def test_broken_latency_entry() -> None:
+    with pytest.raises(BaselineError, match="w: 'samples_ms' must hold at least two positive timings"):
+        judge("latency", latency_result(20.0, 4.0), {"samples_ms": [1.0, -2.0]}, TOLERANCE, key="k", where="w",
+              machine_now=MACHINE, confidence=0.95, seed=0)
+
+
+def test_memory_gate() -> None:
+    from pytest_embedeval.memory import MemoryResult
+
+    def result(peak: float, params: int) -> MemoryResult:
+        return MemoryResult(model="m", device="cpu", batch_size=8, length="short", params=params,
+                            weight_mb={"float32": 86.6}, disk_mb=86.7, baseline_rss_mb=500.0, load_peak_mb=530.0,
+                            encode_peak_mb=peak, peak_rss_mb=peak, load_increase_mb=30.0,
+                            encode_increase_mb=50.0, cuda_load_peak_mb=None, cuda_encode_peak_mb=None,
+                            load_seconds=0.1, method="vmhwm")
+
+    entry = {"model_mb": 90.0, "params": 22_000_000, "disk_mb": 86.7}
+
+    def status(peak: float, params: int) -> str:
+        return judge("memory", result(peak, params), entry, TOLERANCE, key="k", where="w", machine_now=MACHINE,
+                     confidence=0.95, seed=0).status
+
+    assert status(595.0, 22_000_000) == PASS
+    assert status(620.0, 22_000_000) == FAIL  # 120 MB > 90 MB x 1.1
+    assert status(590.0, 30_000_000) == FAIL
