@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 import pytest
 
+from pytest_embedeval.cache import encoder_identity
 from pytest_embedeval.data import StsDataset
 from pytest_embedeval.latency import LatencyResult, make_inputs, measure_latency
 from pytest_embedeval.memory import MemoryResult, measure_memory
@@ -49,12 +50,20 @@ class EmbedEval:
         size = batch_size or self.session.settings.batch_size
 
         def measure() -> StsResult:
-            model = self.model
+            def encode(sentences: list[str]) -> Any:  # the model loads only on a cache miss
+                return self.model.encode(sentences, batch_size=size, show_progress_bar=False, convert_to_numpy=True)
 
-            def encode(sentences: list[str]) -> Any:
-                return model.encode(sentences, batch_size=size, show_progress_bar=False, convert_to_numpy=True)
-
-            return evaluate_sts(encode, data, model=self.target.model.name, device=self.device, batch_size=size)
+            cache = self.session.embeddings
+            fingerprint = self.session.model_fingerprint(self.target) if cache is not None else None
+            hits = cache.hits if cache is not None else 0
+            if cache is not None and fingerprint is not None:
+                encode = cache.encoder(encoder_identity(fingerprint, self.device, size), encode)
+            with self.session.lock.encoding():
+                result = evaluate_sts(encode, data, model=self.target.model.name, device=self.device,
+                                      batch_size=size)
+            if cache is not None and cache.hits > hits:
+                result = replace(result, encode_seconds=None)  # None: the embeddings came from the cache
+            return result
 
         key = ("sts", self.target, data.name, data.split, data.source, data.fingerprint, size)
         result = self.session.memoise(key, measure)
@@ -83,10 +92,12 @@ class EmbedEval:
         gated = self.gate and self.session.gatekeeper.wants("latency", identity)
 
         def measure() -> LatencyResult:
+            model = self.model  # loaded before taking the lock: loading is not timed
             calibration = self.session.calibration_workload(self.device) if gated else None
-            return measure_latency(self.model, model_name=self.target.model.name, device=self.device,
-                                   batch_size=size, length=length, timing=timing, sentences=texts,
-                                   calibration=calibration)
+            with self.session.lock.timing():
+                return measure_latency(model, model_name=self.target.model.name, device=self.device,
+                                       batch_size=size, length=length, timing=timing, sentences=texts,
+                                       calibration=calibration)
 
         key = ("latency", self.target, size, length, tuple(texts or ()), timing.rounds, timing.warmup, gated)
         result = self.session.memoise(key, measure)
@@ -110,10 +121,12 @@ class EmbedEval:
 
         def measure() -> MemoryResult:
             target = self.session.materialise(self.target)
-            return measure_memory(replace(target, device=self.device), device=self.device, sentences=texts,
-                                  batch_size=size, length=label,
-                                  trust_remote_code=self.session.settings.trust_remote_code,
-                                  folder=local_folder(target.model))
+            # peak RSS is per process, but the child's CPU work must not land inside another worker's timing
+            with self.session.lock.encoding():
+                return measure_memory(replace(target, device=self.device), device=self.device, sentences=texts,
+                                      batch_size=size, length=label,
+                                      trust_remote_code=self.session.settings.trust_remote_code,
+                                      folder=local_folder(target.model))
 
         result = self.session.memoise(("memory", self.target, size, label, tuple(texts)), measure)
         self.session.record("memory", result, self.gate)

@@ -98,14 +98,16 @@ def spearman_change(gold: Sequence[float], baseline: Sequence[float], current: S
                     confidence: float, seed: int, resamples: int = 2000) -> AccuracyChange:
     """Paired bootstrap of the change in Spearman over the same pairs (scipy.stats.bootstrap, BCa)."""
     import numpy as np
-    from scipy.stats import bootstrap
+
+    from pytest_embedeval.sts import correlations
 
     # baselines keep float32 cosines: compare at that precision, so an identical model is identical
     g = np.asarray(gold, dtype=np.float64)
     b, c = (np.asarray(x, dtype=np.float32).astype(np.float64) for x in (baseline, current))
-    before, after = float(_spearman_rows(g, b)), float(_spearman_rows(g, c))
-    if np.array_equal(b, c):  # identical scores: no resampling can show a change
+    before, after = correlations(g, b)[0], correlations(g, c)[0]
+    if np.array_equal(b, c):  # identical scores: no resampling can show a change (and no scipy import)
         return AccuracyChange(before, after, 0.0, 0.0, 0.0)
+    from scipy.stats import bootstrap
 
     def delta(gs: Any, bs: Any, cs: Any, axis: int = -1) -> Any:
         return _spearman_rows(gs, cs, axis) - _spearman_rows(gs, bs, axis)

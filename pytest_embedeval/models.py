@@ -144,11 +144,11 @@ class EmbedTarget:
 
 
 def device_unavailable(device: str) -> str | None:
-    """Why ``device`` cannot run here, or None when it can (imports torch)."""
-    import torch
-
+    """Why ``device`` cannot run here, or None when it can (imports torch, except for cpu)."""
     if device in ("cpu", "auto"):
         return None
+    import torch
+
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             return f"device {device!r} is not available: torch {torch.__version__} sees no CUDA GPU"

@@ -222,6 +222,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("incumbent", "model-upgrade acceptance: the model it would replace", parse_text, metavar="ID"),
     Option("markdown", "write a Markdown summary to PATH (and to $GITHUB_STEP_SUMMARY when set)", parse_text,
            metavar="PATH", path=True),
+    Option("cache", "reuse STS embeddings from pytest's cache dir when model files, device, batch size, "
+           "library versions and sentences are all unchanged: on (default) or off", parse_bool, True,
+           metavar="on|off"),
     Option("trust_remote_code", "allow models that ship their own Python code (off by default)",
            parse_bool, False, flag=True),
 )
@@ -254,6 +257,7 @@ class Settings:
     candidate: str | None
     incumbent: str | None
     markdown: Path | None
+    cache: bool
     trust_remote_code: bool
     # where each value came from, for error messages: {"models": "--embed-models=...", ...}
     sources: dict[str, str]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 SETTINGS = pytest.StashKey["options.Settings"]()
 SESSION = pytest.StashKey["EmbedSession | None"]()
+LOCK_FILE = pytest.StashKey["object"]()
 WORKER_OUTPUT = "embedeval"
 NO_MODELS = ("no embedding model selected: pass --embed-models=ID[,ID...] "
              "or set embed_models in the ini file")
@@ -60,11 +61,52 @@ def _build_session(config: pytest.Config, settings: options.Settings) -> EmbedSe
     specs = unique_names([resolve(source, "models") for source in settings.models or ()])
     targets = [EmbedTarget(spec, device) for spec in specs for device in settings.devices]
     embed = EmbedSession(settings, targets, config.rootpath, timing=_timing(config, settings),
-                         benchmark_skip=bool(config.getoption("benchmark_skip", False)))
+                         benchmark_skip=bool(config.getoption("benchmark_skip", False)), lock=_lock(config),
+                         embeddings=_embedding_cache(config, settings))
     if settings.candidate and settings.incumbent:
         pair = unique_names([resolve(settings.candidate, "candidate"), resolve(settings.incumbent, "incumbent")])
         embed.acceptance_targets = (EmbedTarget(pair[0], settings.devices[0]), EmbedTarget(pair[1], settings.devices[0]))
     return embed
+
+
+def _embedding_cache(config: pytest.Config, settings: options.Settings) -> Any:
+    """Under pytest's cache dir, so ``--cache-clear`` empties it; none without the cacheprovider."""
+    cache = getattr(config, "cache", None)
+    if not settings.cache or cache is None:
+        return None
+    from pytest_embedeval.cache import EmbeddingCache
+
+    return EmbeddingCache(cache.mkdir("embedeval-embeddings"))
+
+
+def _lock(config: pytest.Config) -> Any:
+    """The lock xdist workers share (concurrency.py); the controller made it and passed it on."""
+    from pathlib import Path
+
+    from pytest_embedeval.concurrency import WORKERINPUT_KEY, MeasurementLock
+
+    path = getattr(config, "workerinput", {}).get(WORKERINPUT_KEY)
+    return MeasurementLock(Path(path) if path else None)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: give every worker the same measurement lock file."""
+    from pytest_embedeval.concurrency import WORKERINPUT_KEY
+
+    node.workerinput[WORKERINPUT_KEY] = str(_lock_file(node.config))
+
+
+def _lock_file(config: pytest.Config) -> Any:
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    if LOCK_FILE not in config.stash:
+        folder = Path(tempfile.mkdtemp(prefix="embedeval-lock-"))
+        config.stash[LOCK_FILE] = folder / "measurements.lock"
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return config.stash[LOCK_FILE]
 
 
 def _timing(config: pytest.Config, settings: options.Settings) -> Any:

@@ -122,7 +122,8 @@ def latency_table(records: list[dict[str, Any]]) -> Table | None:
 
 def sts_table(records: list[dict[str, Any]]) -> Table | None:
     rows = [[f"{r['model']} {r['device']}", f"{r['dataset']}/{r['split']}", str(r["n_pairs"]),
-             _number(r["spearman"]), _number(r["pearson"]), _number(r["encode_seconds"], 1)]
+             _number(r["spearman"]), _number(r["pearson"]),
+             "cache" if r["encode_seconds"] is None else _number(r["encode_seconds"], 1)]
             for r in records if r["kind"] == "sts"]
     if not rows:
         return None

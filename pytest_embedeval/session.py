@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_embedeval.baselines import BaselineStore, Gatekeeper, Tolerance
+from pytest_embedeval.cache import EmbeddingCache
+from pytest_embedeval.concurrency import MeasurementLock
 from pytest_embedeval.data import StsDataset, load_sts
 from pytest_embedeval.gates import NO_BASELINE, Verdict
 from pytest_embedeval.latency import Timing
@@ -46,6 +48,8 @@ class EmbedSession:
     rootdir: Path
     timing: Timing = field(default_factory=Timing)
     benchmark_skip: bool = False  # pytest-benchmark's --benchmark-skip: no latency measurements
+    lock: MeasurementLock = field(default_factory=lambda: MeasurementLock(None))
+    embeddings: EmbeddingCache | None = None  # STS embeddings across runs (cache.py); None when off
     recorder: Recorder = field(default_factory=Recorder)
     pool: ModelPool = field(init=False)
     datasets: dict[str, StsDataset] = field(default_factory=dict)
@@ -192,6 +196,16 @@ class EmbedSession:
         if self.acceptance_table:
             lines += ["", *self.acceptance_table]
         return lines + self.output_notes
+
+    def model_fingerprint(self, target: EmbedTarget) -> str | None:
+        """Content hash of the target's model files (None when they are not local yet)."""
+        from pytest_embedeval.cache import folder_fingerprint
+        from pytest_embedeval.models import local_folder
+
+        folder = local_folder(self.materialise(target).model)
+        if folder is None:
+            return None
+        return self.memoise(("fingerprint", folder), lambda: folder_fingerprint(folder))
 
     def calibration_workload(self, device: str) -> Any:
         """The speed gate's yardstick on ``device`` (latency.calibration_workload), built once."""

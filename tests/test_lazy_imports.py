@@ -43,6 +43,11 @@ def test_skipped_embed_fixture_imports_nothing_heavy(pytester: pytest.Pytester) 
     assert heavy_modules(pytester) == []
 
 
-def test_the_probe_sees_heavy_imports_when_a_fixture_is_used(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_embed(embed_device): pass")
-    assert "torch" in heavy_modules(pytester, "--embed-models=minilm")
+def test_cpu_device_fixture_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_embed(embed_device): assert embed_device == 'cpu'")
+    assert heavy_modules(pytester, "--embed-models=minilm") == []
+
+
+def test_the_probe_sees_heavy_imports_when_a_model_is_used(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_embed(embed_model): pass")
+    assert {"torch", "sentence_transformers"} <= set(heavy_modules(pytester, "--embed-models=minilm"))

@@ -123,3 +123,17 @@ def test_sts_splits_parametrize_sts_dataset(pytester: pytest.Pytester, tmp_path:
                                 "--embed-sts-splits=dev,test", "-v")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*minilm-cpu-dev*PASSED*", "*minilm-cpu-test*PASSED*"])
+
+
+def test_correlations_equal_scipy_with_ties() -> None:
+    from scipy.stats import pearsonr, rankdata, spearmanr
+
+    from pytest_embedeval.sts import average_ranks, correlations
+
+    rng = np.random.default_rng(5)
+    gold = rng.integers(0, 6, 500).astype(float)  # many ties, like STS gold scores
+    predicted = np.round(rng.normal(size=500), 2)  # ties here too
+    np.testing.assert_array_equal(average_ranks(predicted), rankdata(predicted))
+    spearman, pearson = correlations(gold, predicted)
+    assert spearman == pytest.approx(100 * spearmanr(gold, predicted).statistic, abs=1e-10)
+    assert pearson == pytest.approx(100 * pearsonr(gold, predicted).statistic, abs=1e-10)
