@@ -108,8 +108,7 @@ def evaluate_upgrade(candidate: Any, incumbent: Any, tolerance: Tolerance, *, co
         _ratio_criterion("params (M)", old_m.params / 1e6, new_m.params / 1e6, growth),
         _ratio_criterion("disk MB", old_m.disk_mb, new_m.disk_mb, growth),
     ]
-    return AcceptanceResult(candidate.target.model.name, incumbent.target.model.name, candidate.device,
-                            tuple(criteria))
+    return AcceptanceResult(candidate.target.label, incumbent.target.label, candidate.device, tuple(criteria))
 
 
 class AcceptanceRejected(Exception):

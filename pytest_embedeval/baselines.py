@@ -49,7 +49,8 @@ def entry_key(kind: str, record: dict[str, Any]) -> str:
 
 
 def variant_key(record: dict[str, Any]) -> str:
-    return str(record["device"])
+    """The device, with the precision/backend variant when not the default: "cpu", "cpu-int8"."""
+    return "-".join(part for part in (str(record["device"]), record.get("variant")) if part)
 
 
 def encode_floats(values: Any) -> str:
@@ -202,7 +203,8 @@ class Gatekeeper:
             return Verdict(kind, model, variant, key, status, detail=f"written to {self.store.path(model)}")
         if entry is None:
             return self._missing(kind, record, model, variant, key)
-        return judge(kind, result, entry, tolerance, key=key, where=where, machine_now=machine(self.environment),
+        return judge(kind, result, entry, tolerance, key=key, variant=variant, where=where,
+                     machine_now=machine(self.environment),
                      confidence=self.confidence, seed=self.seed)
 
     def _missing(self, kind: str, record: dict[str, Any], model: str, variant: str, key: str) -> Verdict:

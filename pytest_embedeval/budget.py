@@ -134,3 +134,21 @@ def parse_tolerance(args: tuple[Any, ...], kwargs: dict[str, Any], defaults: Tol
             raise ValueError(f"{name}={value!r} is a fraction: 0.15 means 15%")
         values[name] = float(value)
     return Tolerance(**{**{f.name: getattr(defaults, f.name) for f in fields(Tolerance)}, **values})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The budgets the options set for one target (``embed_limits`` fixture); None: no budget."""
+
+    min_spearman: float | None
+    max_p95_ms: float | None
+    max_peak_mb: float | None
+
+
+def limits_for(settings: Any, target: Any) -> Limits:
+    """``--embed-min-spearman=minilm=85,minilm@int8=84,*=80`` and friends, for ``target``."""
+    from pytest_embedeval.options import budget_for
+
+    names = (target.label, target.model.name)
+    return Limits(budget_for(settings.min_spearman, *names), budget_for(settings.max_p95_ms, *names),
+                  budget_for(settings.max_peak_mb, *names))

@@ -57,10 +57,12 @@ class EmbedEval:
             fingerprint = self.session.model_fingerprint(self.target) if cache is not None else None
             hits = cache.hits if cache is not None else 0
             if cache is not None and fingerprint is not None:
-                encode = cache.encoder(encoder_identity(fingerprint, self.device, size), encode)
+                encode = cache.encoder(encoder_identity(fingerprint, self.device, size, self.target.variant),
+                                       encode)
             with self.session.lock.encoding():
                 result = evaluate_sts(encode, data, model=self.target.model.name, device=self.device,
                                       batch_size=size)
+            result = replace(result, variant=self.target.variant)
             if cache is not None and cache.hits > hits:
                 result = replace(result, encode_seconds=None)  # None: the embeddings came from the cache
             return result
@@ -88,16 +90,18 @@ class EmbedEval:
         texts = list(sentences) if sentences is not None else None
 
         label = "custom" if texts is not None else str(length)
-        identity = {"model": self.target.model.name, "device": self.device, "batch_size": size, "length": label}
+        identity = {"model": self.target.model.name, "device": self.device, "variant": self.target.variant,
+                    "batch_size": size, "length": label}
         gated = self.gate and self.session.gatekeeper.wants("latency", identity)
 
         def measure() -> LatencyResult:
             model = self.model  # loaded before taking the lock: loading is not timed
             calibration = self.session.calibration_workload(self.device) if gated else None
             with self.session.lock.timing():
-                return measure_latency(model, model_name=self.target.model.name, device=self.device,
-                                       batch_size=size, length=length, timing=timing, sentences=texts,
-                                       calibration=calibration)
+                result = measure_latency(model, model_name=self.target.model.name, device=self.device,
+                                         batch_size=size, length=length, timing=timing, sentences=texts,
+                                         calibration=calibration)
+            return replace(result, variant=self.target.variant)
 
         key = ("latency", self.target, size, length, tuple(texts or ()), timing.rounds, timing.warmup, gated)
         result = self.session.memoise(key, measure)

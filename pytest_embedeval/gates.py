@@ -170,7 +170,7 @@ def _field(entry: dict[str, Any], name: str, where: str, kinds: tuple[type, ...]
     return value
 
 
-def judge(kind: str, result: Any, entry: dict[str, Any], tolerance: Any, *, key: str, where: str,
+def judge(kind: str, result: Any, entry: dict[str, Any], tolerance: Any, *, key: str, variant: str, where: str,
           machine_now: dict[str, Any], confidence: float, seed: int) -> Verdict:
     """The verdict on ``result`` against its baseline ``entry`` (``where`` names it in errors)."""
     if kind == "sts":
@@ -179,7 +179,7 @@ def judge(kind: str, result: Any, entry: dict[str, Any], tolerance: Any, *, key:
         fields = _judge_latency(result, entry, tolerance.max_slowdown, where, machine_now, confidence, seed)
     else:
         fields = _judge_memory(result, entry, tolerance.max_memory_growth, where)
-    return Verdict(kind, result.model, result.device, key, **fields)
+    return Verdict(kind, result.model, variant, key, **fields)
 
 
 def _judge_sts(result: Any, entry: dict[str, Any], max_drop: float, where: str, confidence: float,

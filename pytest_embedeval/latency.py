@@ -61,6 +61,7 @@ class LatencyResult:
     # for the speed gate (time_normalised): rounds in calibration units, and the calibration's median ms
     normalised: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
     calibration_ms: float | None = None
+    variant: str = ""  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

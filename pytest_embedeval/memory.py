@@ -49,6 +49,7 @@ class MemoryResult:
     cuda_encode_peak_mb: float | None
     load_seconds: float
     method: str  # "vmhwm" (exact per phase) or "ru_maxrss" (process peak only)
+    variant: str = ""  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -179,12 +180,11 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
     cuda_peak = _cuda_phase(device)
     model.encode(request["sentences"], batch_size=request["batch_size"], show_progress_bar=False)
     encode_peak, cuda_encode = peaks.peak_mb(), cuda_peak()
-    weights: dict[str, float] = {}
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        name = str(tensor.dtype).replace("torch.", "")
-        weights[name] = weights.get(name, 0.0) + tensor.numel() * tensor.element_size() / MB
+    from pytest_embedeval.variants import weight_summary
+
+    params, weights = weight_summary(getattr(model, "torch_model", model))
     return {
-        "params": sum(p.numel() for p in model.parameters()), "weight_mb": weights,
+        "params": params, "weight_mb": weights,
         "baseline_rss_mb": baseline, "load_peak_mb": load_peak, "encode_peak_mb": encode_peak,
         "load_increase_mb": None if load_peak is None else load_peak - baseline,
         "encode_increase_mb": None if encode_peak is None else encode_peak - after_load,
@@ -213,7 +213,7 @@ def measure_memory(target: Any, *, device: str, sentences: list[str], batch_size
         raise EmbedEvalError(figures["error"])
     figures.pop("torch_threads")
     return MemoryResult(model=target.model.name, device=device, batch_size=batch_size, length=length,
-                        disk_mb=disk_mb(folder), **figures)
+                        disk_mb=disk_mb(folder), variant=target.variant, **figures)
 
 
 def main() -> None:

@@ -69,6 +69,20 @@ def check_model_folder(path: Path, source: str) -> None:
         )
 
 
+def split_variant(source: str) -> tuple[str, str, str]:
+    """``minilm@int8`` -> ("minilm", "int8", "torch"); no ``@``: the default variant."""
+    from pytest_embedeval.variants import DEFAULT_BACKEND, DEFAULT_DTYPE, parse_variant
+
+    if "@" not in source:
+        return source, DEFAULT_DTYPE, DEFAULT_BACKEND
+    name, _, variant = source.rpartition("@")
+    try:
+        dtype, backend = parse_variant(variant)
+    except ValueError as exc:
+        raise ModelError(f"model {source!r}: {exc}") from None
+    return name, dtype, backend
+
+
 def resolve_model(source: str, base: Path) -> ModelSpec:
     """Alias, random-weight shape, local folder (anything path-like) or hub id ``org/name``."""
     from pytest_embedeval import zoo
@@ -121,14 +135,28 @@ def unique_names(specs: list[ModelSpec]) -> list[ModelSpec]:
 
 @dataclass(frozen=True)
 class EmbedTarget:
-    """One parametrization of the embed fixtures: a model on a device."""
+    """One parametrization of the embed fixtures: a model on a device, in a precision and backend."""
 
     model: ModelSpec
     device: str
+    dtype: str = "fp32"
+    backend: str = "torch"
+
+    @property
+    def variant(self) -> str:
+        """"" for fp32 on torch, else "int8", "bf16", "onnx" ... (see variants.py)."""
+        from pytest_embedeval.variants import variant_name
+
+        return variant_name(self.dtype, self.backend)
 
     @property
     def id(self) -> str:
-        return f"{self.model.name}-{self.device}"
+        return "-".join(part for part in (self.model.name, self.device, self.variant) if part)
+
+    @property
+    def label(self) -> str:
+        """The model as a person names it: ``minilm``, ``minilm@int8``."""
+        return f"{self.model.name}@{self.variant}" if self.variant else self.model.name
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, to hand the target to a child process."""
@@ -140,7 +168,7 @@ class EmbedTarget:
     def from_dict(cls, record: dict[str, Any]) -> EmbedTarget:
         model = dict(record["model"])
         model["path"] = None if model["path"] is None else Path(model["path"])
-        return cls(ModelSpec(**model), record["device"])
+        return cls(ModelSpec(**model), record["device"], record["dtype"], record["backend"])
 
 
 def device_unavailable(device: str) -> str | None:
@@ -192,10 +220,25 @@ def load_target(target: EmbedTarget, trust_remote_code: bool = False) -> Any:
     from sentence_transformers import SentenceTransformer
 
     try:
-        return SentenceTransformer(location, **kwargs)
+        model = SentenceTransformer(location, **kwargs)
     except Exception as exc:  # the library raises anything from OSError to KeyError
         raise ModelError(f"model {spec.source!r} ({spec.location}) could not be loaded: "
                          f"{type(exc).__name__}: {exc}") from exc
+    from pytest_embedeval import variants
+
+    return variants.apply(model, target.dtype, target.backend, onnx_dir(spec) if target.backend == "onnx" else None)
+
+
+def onnx_dir(spec: ModelSpec) -> Path:
+    """Where the ONNX export of a model lives: keyed by the model files' content, shared by processes."""
+    import tempfile
+
+    from pytest_embedeval.cache import folder_fingerprint
+
+    folder = local_folder(spec)
+    if folder is None:
+        raise ModelError(f"model {spec.source!r}: no local files to export to ONNX")
+    return Path(tempfile.gettempdir()) / "embedeval-onnx" / folder_fingerprint(folder)[:16]
 
 
 @dataclass

@@ -41,6 +41,19 @@ def parse_devices(raw: str) -> tuple[str, ...]:
     return devices
 
 
+def choices_list(*allowed: str) -> Callable[[str], tuple[str, ...]]:
+    def parse(raw: str) -> tuple[str, ...]:
+        values = parse_list(raw)
+        for value in values:
+            if value not in allowed:
+                raise ValueError(f"unknown value {value!r} (choose from {', '.join(allowed)})")
+        if len(set(values)) != len(values):
+            raise ValueError("a value is listed twice")
+        return values
+
+    return parse
+
+
 def parse_splits(raw: str) -> tuple[str, ...]:
     splits = parse_list(raw)
     for split in splits:
@@ -182,6 +195,11 @@ OPTIONS: tuple[Option, ...] = (
            parse_list, metavar="ID[,ID...]"),
     Option("devices", "devices to run on: cpu, cuda, cuda:N, mps, auto (default: cpu); "
            "a device that is not present skips its tests", parse_devices, ("cpu",), metavar="DEV[,DEV...]"),
+    Option("dtypes", "precisions to evaluate: fp32 (default), fp16, bf16, int8 (dynamic quantization); "
+           "unsupported combinations skip", choices_list("fp32", "fp16", "bf16", "int8"), ("fp32",),
+           metavar="T[,T...]"),
+    Option("backends", "backends to evaluate: torch (default), onnx (ONNX Runtime, pip install "
+           "pytest-embedeval[onnx])", choices_list("torch", "onnx"), ("torch",), metavar="B[,B...]"),
     Option("sts_path", "local STS data: a folder of STS-B files (sts-dev.csv ...) or a "
            "CSV/TSV/JSONL file with sentence1,sentence2,score (default: the hub's "
            "sentence-transformers/stsb)", parse_text, metavar="PATH", path=True, env="EMBEDEVAL_STS_PATH"),
@@ -236,6 +254,8 @@ class Settings:
 
     models: tuple[str, ...] | None
     devices: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    backends: tuple[str, ...]
     sts_path: Path | None
     sts_splits: tuple[str, ...]
     batch_size: int
@@ -265,11 +285,14 @@ class Settings:
     bases: dict[str, Path]
 
 
-def budget_for(budgets: dict[str, float] | None, model: str) -> float | None:
-    """The budget a per-model option gives ``model``: its own, else ``*``, else None."""
+def budget_for(budgets: dict[str, float] | None, *names: str) -> float | None:
+    """The budget a per-model option gives the first of ``names`` it lists, else ``*``, else None."""
     if not budgets:
         return None
-    return budgets.get(model, budgets.get("*"))
+    for name in names:
+        if name in budgets:
+            return budgets[name]
+    return budgets.get("*")
 
 
 def add_options(parser: pytest.Parser) -> None:

@@ -49,7 +49,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _build_session(config: pytest.Config, settings: options.Settings) -> EmbedSession:
-    from pytest_embedeval.models import EmbedTarget, resolve_model, unique_names
+    from dataclasses import replace
+
+    from pytest_embedeval.models import EmbedTarget, resolve_model, split_variant, unique_names
     from pytest_embedeval.session import EmbedSession
 
     def resolve(source: str, option: str) -> Any:
@@ -59,13 +61,23 @@ def _build_session(config: pytest.Config, settings: options.Settings) -> EmbedSe
             raise pytest.UsageError(f"{settings.sources[option]}: {exc}") from None
 
     specs = unique_names([resolve(source, "models") for source in settings.models or ()])
-    targets = [EmbedTarget(spec, device) for spec in specs for device in settings.devices]
+    targets = [EmbedTarget(spec, device, dtype, backend) for spec in specs for device in settings.devices
+               for backend in settings.backends for dtype in settings.dtypes]
     embed = EmbedSession(settings, targets, config.rootpath, timing=_timing(config, settings),
                          benchmark_skip=bool(config.getoption("benchmark_skip", False)), lock=_lock(config),
                          embeddings=_embedding_cache(config, settings))
+    def acceptance_target(option: str) -> EmbedTarget:
+        try:  # "minilm@int8": a variant of a model can be the candidate
+            source, dtype, backend = split_variant(getattr(settings, option))
+        except EmbedEvalError as exc:
+            raise pytest.UsageError(f"{settings.sources[option]}: {exc}") from None
+        return EmbedTarget(resolve(source, option), settings.devices[0], dtype, backend)
+
     if settings.candidate and settings.incumbent:
-        pair = unique_names([resolve(settings.candidate, "candidate"), resolve(settings.incumbent, "incumbent")])
-        embed.acceptance_targets = (EmbedTarget(pair[0], settings.devices[0]), EmbedTarget(pair[1], settings.devices[0]))
+        candidate, incumbent = acceptance_target("candidate"), acceptance_target("incumbent")
+        if candidate == incumbent:  # the same model twice: two names, so ids and reports tell them apart
+            incumbent = replace(incumbent, model=unique_names([candidate.model, incumbent.model])[1])
+        embed.acceptance_targets = (candidate, incumbent)
     return embed
 
 
@@ -187,9 +199,11 @@ def embed_target(request: pytest.FixtureRequest) -> EmbedTarget:
     target = getattr(request, "param", None)
     if target is None:
         pytest.skip(NO_MODELS)
-    from pytest_embedeval.models import device_unavailable
+    from pytest_embedeval.models import device_unavailable, resolve_device
+    from pytest_embedeval.variants import unsupported
 
-    reason = device_unavailable(target.device)
+    reason = device_unavailable(target.device) or unsupported(resolve_device(target.device), target.dtype,
+                                                              target.backend)
     if reason:
         pytest.skip(reason)
     return target
@@ -227,6 +241,14 @@ def embed_eval(request: pytest.FixtureRequest, embed_target: EmbedTarget) -> Emb
 
 
 @pytest.fixture
+def embed_limits(request: pytest.FixtureRequest, embed_target: EmbedTarget) -> Any:
+    """This target's budgets from --embed-min-spearman, --embed-max-p95-ms, --embed-max-peak-mb (or None)."""
+    from pytest_embedeval.budget import limits_for
+
+    return limits_for(request.config.stash[SETTINGS], embed_target)
+
+
+@pytest.fixture
 def embed_model(embed_eval: EmbedEval) -> Any:
     """The loaded SentenceTransformer, shared by every test of the session."""
     return embed_eval.model
@@ -240,7 +262,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     from pytest_embedeval.acceptance import AcceptanceItem
 
     candidate, incumbent = embed.acceptance_targets
-    name = f"embed-acceptance[{candidate.model.name}-vs-{incumbent.model.name}]"
+    name = f"embed-acceptance[{candidate.label}-vs-{incumbent.label}]"
     items.append(AcceptanceItem.from_parent(session, name=name, embed_session=embed))
 
 

@@ -17,10 +17,15 @@ from pytest_embedeval.atomic import write_json_atomic
 
 REPORT_SCHEMA = "pytest-embedeval/report/1"
 IDENTITY: dict[str, tuple[str, ...]] = {
-    "sts": ("model", "device", "dataset", "split", "fingerprint", "batch_size"),
-    "latency": ("model", "device", "batch_size", "length", "rounds"),
-    "memory": ("model", "device", "batch_size", "length"),
+    "sts": ("model", "device", "variant", "dataset", "split", "fingerprint", "batch_size"),
+    "latency": ("model", "device", "variant", "batch_size", "length", "rounds"),
+    "memory": ("model", "device", "variant", "batch_size", "length"),
 }
+
+
+def who(record: dict[str, Any]) -> str:
+    """``minilm cpu`` or ``minilm cpu int8``: the model, device and variant a row is about."""
+    return " ".join(part for part in (record["model"], record["device"], record.get("variant")) if part)
 
 
 def record_key(record: dict[str, Any]) -> str:
@@ -79,38 +84,38 @@ def _number(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _first(records: list[dict[str, Any]], kind: str, model: str, device: str,
-           prefer: dict[str, Any]) -> dict[str, Any] | None:
-    """The record of ``kind`` for (model, device), preferring the one matching ``prefer``."""
-    mine = [r for r in records if r["kind"] == kind and r["model"] == model and r["device"] == device]
+def _first(records: list[dict[str, Any]], kind: str, target: str, prefer: dict[str, Any]) -> dict[str, Any]:
+    """The record of ``kind`` for ``target`` (see :func:`who`), preferring one matching ``prefer``."""
+    mine = [r for r in records if r["kind"] == kind and who(r) == target]
     preferred = [r for r in mine if all(r.get(k) == v for k, v in prefer.items())]
-    return (preferred or mine or [None])[0]
+    return (preferred or mine or [{}])[0]
 
 
 def target_table(records: list[dict[str, Any]], batch_size: int) -> Table | None:
-    """One row per model x device: size, memory, latency and accuracy side by side."""
-    targets = sorted({(r["model"], r["device"]) for r in records if r["kind"] in ("latency", "memory")})
+    """One row per model x device x variant: size, memory, latency and accuracy side by side."""
     rows = []
-    for model, device in targets:
-        prefer = {"batch_size": batch_size, "length": "short"}
-        latency = _first(records, "latency", model, device, prefer) or {}
-        memory = _first(records, "memory", model, device, prefer) or {}
-        sts = _first(records, "sts", model, device, {}) or {}
-        params = memory.get("params")
+    prefer = {"batch_size": batch_size, "length": "short"}
+    for target in sorted({who(r) for r in records}):
+        latency = _first(records, "latency", target, prefer)
+        memory = _first(records, "memory", target, prefer)
+        sts = _first(records, "sts", target, {})
+        params, weights = memory.get("params"), memory.get("weight_mb")
         rows.append([
-            f"{model} {device}", "-" if params is None else f"{params / 1e6:.1f}M", _number(memory.get("disk_mb"), 1),
+            target, "-" if params is None else f"{params / 1e6:.1f}M",
+            "-" if not weights else f"{sum(weights.values()):.1f}", _number(memory.get("disk_mb"), 1),
             _number(memory.get("peak_rss_mb"), 0), str(latency.get("batch_size", "-")),
             _number(latency.get("p50_ms"), 1), _number(latency.get("p95_ms"), 1),
             _number(latency.get("sentences_per_s"), 0), _number(sts.get("spearman")),
         ])
     if not rows:
         return None
-    return Table(["model", "params", "disk MB", "peak MB", "batch", "p50 ms", "p95 ms", "sent/s", "spearman"], rows)
+    return Table(["model", "params", "weights MB", "disk MB", "peak MB", "batch", "p50 ms", "p95 ms", "sent/s",
+                  "spearman"], rows)
 
 
 def latency_table(records: list[dict[str, Any]]) -> Table | None:
     """Every latency measurement: the sweep, one row per batch size x length."""
-    rows = [[f"{r['model']} {r['device']}", str(r["batch_size"]), r["length"], _number(r["tokens"], 0),
+    rows = [[who(r), str(r["batch_size"]), r["length"], _number(r["tokens"], 0),
              str(r["rounds"]), _number(r["p50_ms"], 1), _number(r["p95_ms"], 1), _number(r["p99_ms"], 1),
              _number(r["iqr_ms"], 1), _number(r["sentences_per_s"], 0)]
             for r in records if r["kind"] == "latency"]
@@ -121,7 +126,7 @@ def latency_table(records: list[dict[str, Any]]) -> Table | None:
 
 
 def sts_table(records: list[dict[str, Any]]) -> Table | None:
-    rows = [[f"{r['model']} {r['device']}", f"{r['dataset']}/{r['split']}", str(r["n_pairs"]),
+    rows = [[who(r), f"{r['dataset']}/{r['split']}", str(r["n_pairs"]),
              _number(r["spearman"]), _number(r["pearson"]),
              "cache" if r["encode_seconds"] is None else _number(r["encode_seconds"], 1)]
             for r in records if r["kind"] == "sts"]

@@ -123,8 +123,10 @@ class EmbedSession:
             failures += [f"baseline gate: {v.line()} (--embed-baseline-missing=fail)" for v in missing]
         skip = "; ".join(v.line() for v in missing) if missing and policy == "skip" else None
         properties: list[tuple[str, Any]] = []
+        from pytest_embedeval.baselines import variant_key
+
         for kind, record in self.item_records:
-            prefix = f"embedeval.{record['model']}.{record['device']}"
+            prefix = f"embedeval.{record['model']}.{variant_key(record)}"
             for name in PROPERTIES[kind]:
                 properties.append((f"{prefix}.{kind}.{name}", record[name]))
         for verdict in self.item_verdicts:

@@ -81,6 +81,7 @@ class StsResult:
     encode_seconds: float | None  # None when the embeddings came from the cache
     cosine: tuple[float, ...] = field(repr=False, compare=False)  # per pair, for the bootstrap gate
     gold: tuple[float, ...] = field(repr=False, compare=False)  # the data's gold scores, same order
+    variant: str = ""  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
 
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)

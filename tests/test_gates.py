@@ -42,7 +42,7 @@ def sts_result(cosine: np.ndarray) -> StsResult:
 
 def judge_sts(current: np.ndarray, tolerance: Tolerance = TOLERANCE) -> object:
     entry = {"cosine_f32": encode_floats(BASE), "spearman": 0.0}
-    return judge("sts", sts_result(current), entry, tolerance, key="k", where="w", machine_now=MACHINE,
+    return judge("sts", sts_result(current), entry, tolerance, key="k", variant="cpu", where="w", machine_now=MACHINE,
                  confidence=0.95, seed=0)
 
 
@@ -58,10 +58,10 @@ def test_accuracy_gate_fails_a_real_drop_beyond_tolerance_only() -> None:
 
 def test_accuracy_gate_rejects_a_broken_entry() -> None:
     with pytest.raises(BaselineError, match="w: cosine_f32 holds 3 finite values, expected 800"):
-        judge("sts", sts_result(BASE), {"cosine_f32": encode_floats([1, 2, 3])}, TOLERANCE, key="k", where="w",
+        judge("sts", sts_result(BASE), {"cosine_f32": encode_floats([1, 2, 3])}, TOLERANCE, key="k", variant="cpu", where="w",
               machine_now=MACHINE, confidence=0.95, seed=0)
     with pytest.raises(BaselineError, match="w: 'cosine_f32' is missing"):
-        judge("sts", sts_result(BASE), {}, TOLERANCE, key="k", where="w", machine_now=MACHINE, confidence=0.95,
+        judge("sts", sts_result(BASE), {}, TOLERANCE, key="k", variant="cpu", where="w", machine_now=MACHINE, confidence=0.95,
               seed=0)
 
 
@@ -96,7 +96,7 @@ def judge_latency(entry_machine: dict, current: float, normalised_now: float | N
              "environment": {"cpu": entry_machine["cpu"], "cpu_count": entry_machine["cpu_count"],
                              "torch_threads": entry_machine["torch_threads"], "gpu": None,
                              "versions": {"torch": entry_machine["torch"]}}}
-    return judge("latency", latency_result(current, normalised_now), entry, TOLERANCE, key="k", where="w",
+    return judge("latency", latency_result(current, normalised_now), entry, TOLERANCE, key="k", variant="cpu", where="w",
                  machine_now=MACHINE, confidence=0.95, seed=0)
 
 
@@ -123,7 +123,7 @@ def test_speed_gate_without_calibration() -> None:
 
 def test_broken_latency_entry() -> None:
     with pytest.raises(BaselineError, match="w: 'samples_ms' must hold at least two positive timings"):
-        judge("latency", latency_result(20.0, 4.0), {"samples_ms": [1.0, -2.0]}, TOLERANCE, key="k", where="w",
+        judge("latency", latency_result(20.0, 4.0), {"samples_ms": [1.0, -2.0]}, TOLERANCE, key="k", variant="cpu", where="w",
               machine_now=MACHINE, confidence=0.95, seed=0)
 
 
@@ -140,7 +140,7 @@ def test_memory_gate() -> None:
     entry = {"model_mb": 90.0, "params": 22_000_000, "disk_mb": 86.7}
 
     def status(peak: float, params: int) -> str:
-        return judge("memory", result(peak, params), entry, TOLERANCE, key="k", where="w", machine_now=MACHINE,
+        return judge("memory", result(peak, params), entry, TOLERANCE, key="k", variant="cpu", where="w", machine_now=MACHINE,
                      confidence=0.95, seed=0).status
 
     assert status(595.0, 22_000_000) == PASS

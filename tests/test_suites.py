@@ -1,0 +1,85 @@
+"""The bundled suites as users run them: budgets from options, invariants that catch real bugs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+SUITES = REPO / "suites"
+
+# a model wrapper with a classic bug: each row is nudged by its position in the batch
+ORDER_DEPENDENT = """
+import numpy as np
+import pytest
+
+class PositionLeak:
+    def __init__(self, model):
+        self.model = model
+        self.max_seq_length = model.max_seq_length
+        self.tokenizer = model.tokenizer
+
+    def __iter__(self):
+        return iter(self.model)
+
+    def encode(self, sentences, **kwargs):
+        vectors = self.model.encode(sentences, **kwargs)
+        return vectors + 0.05 * np.arange(len(vectors))[:, None]
+
+@pytest.fixture
+def embed_model(embed_eval):
+    return PositionLeak(embed_eval.model)
+"""
+
+
+def copy_suite(pytester: pytest.Pytester, name: str) -> None:
+    shutil.copy(SUITES / name, pytester.path / name)
+
+
+def test_invariants_pass_on_minilm_and_catch_a_batch_order_bug(pytester: pytest.Pytester) -> None:
+    copy_suite(pytester, "test_invariants.py")
+    healthy = pytester.runpytest("--embed-models=minilm", "-p", "no:cacheprovider")
+    healthy.assert_outcomes(passed=7)
+    pytester.makeconftest(ORDER_DEPENDENT)
+    buggy = pytester.runpytest("--embed-models=minilm", "-p", "no:cacheprovider", "-rf")
+    # position-dependent rows also leave the unit sphere and break the long-input pair
+    buggy.assert_outcomes(passed=2, failed=5)
+    buggy.stdout.fnmatch_lines([
+        "FAILED test_invariants.py::test_batch_size_does_not_change_embeddings?minilm-cpu?*",
+        "FAILED test_invariants.py::test_batch_order_does_not_change_embeddings?minilm-cpu?*",
+        "FAILED test_invariants.py::test_duplicates_get_identical_rows?minilm-cpu?*",
+        "FAILED test_invariants.py::test_normalised_models_return_unit_vectors?minilm-cpu?*",
+    ])
+    for message in ("alone vs in one batch: embeddings differ by", "batch order [", "duplicates in one batch"):
+        assert message in buggy.stdout.str()
+
+
+def test_accuracy_suite_budget_per_model(pytester: pytest.Pytester, tiny_csv: Path) -> None:
+    copy_suite(pytester, "test_accuracy.py")
+    args = ("--embed-models=minilm", f"--embed-sts-path={tiny_csv}")
+    pytester.runpytest(*args, "--embed-min-spearman=minilm=50,*=99").assert_outcomes(passed=1)
+    failing = pytester.runpytest(*args, "--embed-min-spearman=99.5")
+    failing.assert_outcomes(failed=1)
+    failing.stdout.fnmatch_lines(["E *AssertionError: Spearman * is below the minimum 99.50 for model minilm on cpu*"])
+
+
+def test_memory_and_latency_suites_hold_their_budgets(pytester: pytest.Pytester) -> None:
+    copy_suite(pytester, "test_memory.py")
+    copy_suite(pytester, "test_latency.py")
+    args = ("--embed-models=minilm", "--embed-latency-rounds=3", "--embed-batch-size=4", "-k", "budget")
+    pytester.runpytest(*args, "--embed-max-peak-mb=100000", "--embed-max-p95-ms=100000").assert_outcomes(passed=2)
+    tight = pytester.runpytest(*args, "--embed-max-peak-mb=10", "--embed-max-p95-ms=0.01")
+    tight.assert_outcomes(failed=2)
+    tight.stdout.fnmatch_lines(["*peak RSS * MB is above the budget 10.0 MB for model minilm on cpu*"])
+    tight.stdout.fnmatch_lines(["*p95 latency * ms is above the budget 0.01 ms for model minilm on cpu*"])
+
+
+def test_suites_without_models_skip_with_the_reason(pytester: pytest.Pytester) -> None:
+    for name in ("test_accuracy.py", "test_latency.py", "test_memory.py", "test_invariants.py"):
+        copy_suite(pytester, name)
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(skipped=11)
+    result.stdout.fnmatch_lines(["*no embedding model selected: pass --embed-models=ID*"])
