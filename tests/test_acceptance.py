@@ -17,7 +17,7 @@ def test_minilm_against_itself_is_accepted(pytester: pytest.Pytester, stsb_dir: 
         "model-upgrade acceptance: candidate minilm vs incumbent minilm-2 on cpu",
         "Spearman * 86.72 * 86.72 * +0.00 points ?+0.00, +0.00? * 90% low >= -0.5 * ok",
         "p50 ms (batch 32) * x* <= x1.10 * ok",
-        "model MB * ok", "params (M) * 22.7 * 22.7 * x1.000 * ok",
+        "weights MB * 86.7 * 86.7 * x1.000 * ok", "peak RSS MB * ok",
         "verdict: ACCEPT",
     ])
 
