@@ -13,6 +13,7 @@ process peak (``ru_maxrss``) is known.  CUDA peaks use
 
 from __future__ import annotations
 
+import gc
 import json
 import resource
 import subprocess
@@ -174,6 +175,7 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
     cuda_peak = _cuda_phase(device)
     start = time.perf_counter()
     model = load_target(target, request["trust_remote_code"])
+    gc.collect()  # a variant's discarded fp32 model sits in reference cycles until collected
     load_seconds = time.perf_counter() - start
     load_peak, cuda_load = peaks.peak_mb(), cuda_peak()
     after_load = peaks.start()
@@ -182,9 +184,10 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
     encode_peak, cuda_encode = peaks.peak_mb(), cuda_peak()
     from pytest_embedeval.variants import weight_summary
 
-    params, weights = weight_summary(getattr(model, "torch_model", model))
+    # an ONNX Runtime encoder keeps no torch modules: it counted its weights when it was built
+    params, weights = model.weight_summary() if hasattr(model, "weight_summary") else weight_summary(model)
     return {
-        "params": params, "weight_mb": weights,
+        "params": params, "weight_mb": weights, "onnx_mb": getattr(model, "onnx_mb", None),
         "baseline_rss_mb": baseline, "load_peak_mb": load_peak, "encode_peak_mb": encode_peak,
         "load_increase_mb": None if load_peak is None else load_peak - baseline,
         "encode_increase_mb": None if encode_peak is None else encode_peak - after_load,
@@ -212,8 +215,10 @@ def measure_memory(target: Any, *, device: str, sentences: list[str], batch_size
     if "error" in figures:
         raise EmbedEvalError(figures["error"])
     figures.pop("torch_threads")
+    onnx_mb = figures.pop("onnx_mb")  # the graph file is what an ONNX deployment ships
     return MemoryResult(model=target.model.name, device=device, batch_size=batch_size, length=length,
-                        disk_mb=disk_mb(folder), variant=target.variant, **figures)
+                        disk_mb=onnx_mb if onnx_mb is not None else disk_mb(folder), variant=target.variant,
+                        **figures)
 
 
 def main() -> None:
