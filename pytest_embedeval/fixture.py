@@ -135,3 +135,41 @@ class EmbedEval:
         result = self.session.memoise(("memory", self.target, size, label, tuple(texts)), measure)
         self.session.record("memory", result, self.gate)
         return result
+
+
+def hybrid_pair(session: EmbedSession) -> tuple[EmbedTarget, EmbedTarget] | str:
+    """The run's first and last model (fp32, torch, first device) as retriever and reranker, or why not."""
+    plain = [t for t in session.targets if not t.variant and t.device == session.targets[0].device]
+    names = list(dict.fromkeys(t.model.name for t in plain))
+    if len(names) < 2:
+        return ("retrieve + rerank needs two models: pass --embed-models=SMALL,...,LARGE "
+                "(the first retrieves, the last reranks)")
+    first = next(t for t in plain if t.model.name == names[0])
+    last = next(t for t in plain if t.model.name == names[-1])
+    return first, last
+
+
+class HybridEval:
+    """``embed_hybrid``: retrieve with the run's first model, rerank with its last (see retrieval.py)."""
+
+    def __init__(self, session: EmbedSession, small: EmbedTarget, large: EmbedTarget, split: str) -> None:
+        self.session, self.small, self.large, self.split = session, small, large, split
+
+    def __call__(self, ks: Sequence[int] = (10, 20, 50, 100), timed_queries: int = 20,
+                 split: str | None = None) -> Any:
+        from pytest_embedeval.retrieval import build_retrieval_set, evaluate_hybrid
+
+        data = self.session.dataset(split or self.split)
+        small, large = self.session.pool.get(self.small), self.session.pool.get(self.large)
+
+        def measure() -> Any:
+            with self.session.lock.timing():  # per-query latency is a timing
+                return evaluate_hybrid(small, large, build_retrieval_set(data), small_name=self.small.model.name,
+                                       large_name=self.large.model.name, device=resolve_device(self.small.device),
+                                       ks=tuple(ks), batch_size=self.session.settings.batch_size,
+                                       timed_queries=timed_queries)
+
+        key = ("hybrid", self.small, self.large, data.fingerprint, tuple(ks), timed_queries)
+        result = self.session.memoise(key, measure)
+        self.session.hybrids[key[1:]] = result.to_dict()
+        return result

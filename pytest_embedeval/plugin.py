@@ -249,6 +249,24 @@ def embed_limits(request: pytest.FixtureRequest, embed_target: EmbedTarget) -> A
 
 
 @pytest.fixture
+def embed_hybrid(request: pytest.FixtureRequest) -> Any:
+    """Retrieve with the run's first model, rerank with its last: ``embed_hybrid(ks=(10, 50))``."""
+    from pytest_embedeval.fixture import HybridEval, hybrid_pair
+    from pytest_embedeval.models import device_unavailable
+
+    session = _session(request.config)
+    if session is None:
+        pytest.skip(NO_MODELS)
+    pair = hybrid_pair(session)
+    if isinstance(pair, str):
+        pytest.skip(pair)
+    reason = device_unavailable(pair[0].device)
+    if reason:
+        pytest.skip(reason)
+    return HybridEval(session, *pair, session.settings.sts_splits[0])
+
+
+@pytest.fixture
 def embed_model(embed_eval: EmbedEval) -> Any:
     """The loaded SentenceTransformer, shared by every test of the session."""
     return embed_eval.model

@@ -53,9 +53,11 @@ class Recorder:
 
 
 def write_report(path: Path, records: list[dict[str, Any]], environment: dict[str, Any], *,
-                 verdicts: list[dict[str, Any]] = (), acceptance: list[str] = ()) -> None:
+                 verdicts: list[dict[str, Any]] = (), acceptance: list[str] = (),
+                 retrieval: list[dict[str, Any]] = ()) -> None:
     write_json_atomic(path, {"schema": REPORT_SCHEMA, "environment": environment, "results": records,
-                             "baseline_verdicts": list(verdicts), "acceptance": list(acceptance)})
+                             "baseline_verdicts": list(verdicts), "acceptance": list(acceptance),
+                             "retrieval": list(retrieval)})
 
 
 @dataclass(frozen=True)

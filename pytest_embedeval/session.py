@@ -62,6 +62,7 @@ class EmbedSession:
     acceptance: Any = None  # the AcceptanceResult, once measured
     acceptance_lines: list[str] = field(default_factory=list)  # its table, as a worker sent it
     output_notes: list[str] = field(default_factory=list)  # "report written to ..." lines
+    hybrids: dict[Any, dict[str, Any]] = field(default_factory=dict)  # retrieve + rerank results, as dicts
     _zoo_dir: Path | None = None
     _gatekeeper: Gatekeeper | None = None
 
@@ -138,7 +139,8 @@ class EmbedSession:
         """What an xdist worker sends to the controller: plain data only."""
         pending = self._gatekeeper.pending if self._gatekeeper is not None else {}
         return {"records": self.recorder.records, "verdicts": [v.to_dict() for v in self.verdicts.values()],
-                "pending": pending, "acceptance": None if self.acceptance is None else self.acceptance.table()}
+                "pending": pending, "acceptance": None if self.acceptance is None else self.acceptance.table(),
+                "hybrids": list(self.hybrids.values())}
 
     def merge_worker_output(self, output: dict[str, Any]) -> None:
         self.recorder.extend(output.get("records") or [])
@@ -149,6 +151,17 @@ class EmbedSession:
                 self.gatekeeper.pending.setdefault(model, {}).setdefault(variant, {}).update(entries)
         if output.get("acceptance"):
             self.acceptance_lines = output["acceptance"]
+        for hybrid in output.get("hybrids") or []:
+            self.hybrids[(hybrid["small"], hybrid["large"], len(self.hybrids))] = hybrid
+
+    @property
+    def hybrid_tables(self) -> list[str]:
+        from pytest_embedeval.retrieval import HybridResult
+
+        lines: list[str] = []
+        for record in self.hybrids.values():
+            lines += ["", *HybridResult.from_dict(record).table()]
+        return lines
 
     @property
     def acceptance_table(self) -> list[str]:
@@ -171,13 +184,15 @@ class EmbedSession:
         verdicts = [v.to_dict() for v in self.verdicts.values()]
         if report is not None:
             write_report(report, self.recorder.records, describe(self.rootdir), verdicts=verdicts,
-                         acceptance=self.acceptance_table)
+                         acceptance=self.acceptance_table, retrieval=list(self.hybrids.values()))
             notes.append(f"embedeval report: {report}")
         targets = [markdown] if markdown is not None else []
         if os.environ.get("GITHUB_STEP_SUMMARY"):
             targets.append(Path(os.environ["GITHUB_STEP_SUMMARY"]))
         if targets:
             extra = ["", "```", *self.acceptance_table, "```"] if self.acceptance_table else []
+            if self.hybrids:
+                extra += ["", "```", *self.hybrid_tables[1:], "```"]
             text = markdown_summary(self.recorder.records, verdicts, self.settings.batch_size, extra)
             for path in targets:
                 _write_markdown(path, text, append=path != markdown)
@@ -197,7 +212,7 @@ class EmbedSession:
                 lines += ["", *table.text()]
         if self.acceptance_table:
             lines += ["", *self.acceptance_table]
-        return lines + self.output_notes
+        return lines + self.hybrid_tables + self.output_notes
 
     def model_fingerprint(self, target: EmbedTarget) -> str | None:
         """Content hash of the target's model files (None when they are not local yet)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,25 @@ def test_minilm_alias_resolves_to_the_installed_package(minilm_path: Path, tmp_p
     assert spec == ModelSpec("minilm", "minilm", path=minilm_path)
 
 
-def test_alias_without_a_local_package_uses_the_hub(tmp_path: Path) -> None:
+def test_alias_without_a_local_copy_uses_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EMBEDEVAL_MPNET_PATH", raising=False)
+    monkeypatch.setitem(ALIASES, "mpnet", replace(ALIASES["mpnet"], fetched=tmp_path / "not-fetched"))
     spec = resolve_model("mpnet", tmp_path)
     assert spec.hub_id == ALIASES["mpnet"].hub_id and spec.path is None
+
+
+def test_mpnet_alias_finds_a_fetched_copy_or_the_environment_variable(
+        tmp_path: Path, minilm_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EMBEDEVAL_MPNET_PATH", raising=False)
+    fetched = tmp_path / "fetched"
+    shutil.copytree(minilm_path, fetched)  # any sentence-transformers folder stands in for the fetched copy
+    monkeypatch.setitem(ALIASES, "mpnet", replace(ALIASES["mpnet"], fetched=fetched))
+    assert resolve_model("mpnet", tmp_path).path == fetched
+    monkeypatch.setenv("EMBEDEVAL_MPNET_PATH", str(minilm_path))  # the variable wins
+    assert resolve_model("mpnet", tmp_path).path == minilm_path.resolve()
+    monkeypatch.setenv("EMBEDEVAL_MPNET_PATH", str(tmp_path / "missing"))  # and a wrong one is an error, not the hub
+    with pytest.raises(ModelError, match=r"model 'mpnet': folder .*missing does not exist"):
+        resolve_model("mpnet", tmp_path)
 
 
 def test_hub_id_and_local_folder(tmp_path: Path, minilm_path: Path) -> None:

@@ -83,3 +83,24 @@ def test_suites_without_models_skip_with_the_reason(pytester: pytest.Pytester) -
     result = pytester.runpytest("-rs")
     result.assert_outcomes(skipped=11)
     result.stdout.fnmatch_lines(["*no embedding model selected: pass --embed-models=ID*"])
+
+
+def test_retrieval_suite_prints_the_hybrid_table_and_reports_it(pytester: pytest.Pytester, stsb_dir: Path,
+                                                                 minilm_path: Path) -> None:
+    import json
+
+    copy_suite(pytester, "test_retrieval.py")
+    alone = pytester.runpytest("--embed-models=minilm", f"--embed-sts-path={stsb_dir}", "-rs")
+    alone.assert_outcomes(skipped=1)
+    alone.stdout.fnmatch_lines(["*retrieve + rerank needs two models*"])
+    # the same weights under a second name: the wiring is what is tested, so the hybrid must equal either model
+    result = pytester.runpytest(f"--embed-models=minilm,{minilm_path}", f"--embed-sts-path={stsb_dir}",
+                                "--embed-report=report.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        f"retrieve + rerank: minilm retrieves, {minilm_path.name} reranks, on cpu (262 queries, 1467 documents*",
+        "hybrid k=100 *",
+        "hybrid k=10 reaches 100.0% of the large model's nDCG@10 *",
+    ])
+    hybrid = json.loads((pytester.path / "report.json").read_text())["retrieval"][0]
+    assert [row["mode"] for row in hybrid["rows"]] == ["small", "large"] + [f"hybrid k={k}" for k in (10, 20, 50, 100)]

@@ -1,0 +1,18 @@
+"""Retrieve with a small model, rerank with a large one (``--embed-models=SMALL,...,LARGE``).
+
+The first selected model retrieves, the last reranks; the run prints one
+table: recall@1/10, MRR@10, nDCG@10, index time and time per query for each
+model alone and for the hybrid at k = 10, 20, 50, 100, and the cheapest
+hybrid that reaches 99% of the large model's nDCG@10.  With one model it skips.
+"""
+
+from __future__ import annotations
+
+
+def test_retrieve_then_rerank(embed_hybrid):
+    result = embed_hybrid(ks=(10, 20, 50, 100), timed_queries=20)
+    for row in result.rows:
+        for metric in ("recall@1", "recall@10", "mrr@10", "ndcg@10"):
+            assert 0.0 <= row[metric] <= 1.0, (row["mode"], metric, row[metric])
+    # reranking the small model's top 100 must not lose what the small model found in its top 10
+    assert result.row("hybrid k=100")["recall@10"] >= result.row("small")["recall@10"] - 0.02

@@ -1,0 +1,94 @@
+"""Retrieve + rerank: the retrieval set, the metrics against hand-computed values, the hybrid on real models."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from pytest_embedeval.data import StsDataset, load_sts
+from pytest_embedeval.errors import DataError
+from pytest_embedeval.models import ALIASES
+from pytest_embedeval.retrieval import build_retrieval_set, evaluate_hybrid, ranking_metrics
+
+
+def dataset(rows: list[tuple[str, str, float]]) -> StsDataset:
+    s1, s2, scores = zip(*rows)
+    return StsDataset("toy", "dev", "memory", s1, s2, scores)
+
+
+def test_retrieval_set_takes_highly_scored_pairs_as_queries_and_every_sentence2_as_corpus() -> None:
+    data = build_retrieval_set(dataset([("q1", "a", 4.5), ("q1", "b", 4.0), ("q2", "c", 3.9), ("q3", "a", 5.0),
+                                        ("q2", "d", 1.0)]))
+    assert data.queries == ("q1", "q3")  # q2 has no pair scored >= 4
+    assert data.corpus == ("a", "b", "c", "d")
+    assert data.relevant == (frozenset({0, 1}), frozenset({0}))
+
+
+def test_a_zero_to_one_scale_uses_threshold_point_eight() -> None:
+    data = build_retrieval_set(dataset([("q1", "a", 0.85), ("q2", "b", 0.79), ("q3", "c", 0.1)]))
+    assert data.queries == ("q1",)
+
+
+def test_no_query_is_a_data_error_naming_the_data_set() -> None:
+    with pytest.raises(DataError, match=r"toy/dev .*no pair scores >= 4"):
+        build_retrieval_set(dataset([("q1", "a", 1.0), ("q2", "b", 2.0), ("q3", "c", 3.0)]))
+
+
+def test_metrics_match_hand_computed_values() -> None:
+    # query 0: relevant {7}, found at rank 3; query 1: relevant {1, 2}, found at ranks 1 and 11 (outside @10)
+    rankings = [[5, 6, 7, 8], [1, 3, 4, 5, 6, 8, 9, 10, 11, 12, 2]]
+    relevant = [frozenset({7}), frozenset({1, 2})]
+    metrics = ranking_metrics(rankings, relevant)
+    assert metrics["recall@1"] == pytest.approx((0 + 0.5) / 2)
+    assert metrics["recall@10"] == pytest.approx((1 + 0.5) / 2)
+    assert metrics["mrr@10"] == pytest.approx((1 / 3 + 1) / 2)
+    ndcg0 = (1 / math.log2(4)) / 1.0
+    ndcg1 = 1.0 / (1.0 + 1 / math.log2(3))
+    assert metrics["ndcg@10"] == pytest.approx((ndcg0 + ndcg1) / 2)
+
+
+def test_perfect_rankings_score_one() -> None:
+    metrics = ranking_metrics([[0, 1, 5], [2]], [frozenset({0, 1}), frozenset({2})])
+    assert metrics == {"recall@1": 0.75, "recall@10": 1.0, "mrr@10": 1.0, "ndcg@10": 1.0}
+
+
+@pytest.fixture(scope="module")
+def subset(stsb_dir: Path) -> StsDataset:
+    full = load_sts(stsb_dir, "dev")
+    n = 300
+    return StsDataset(full.name, full.split, full.source, full.sentences1[:n], full.sentences2[:n], full.scores[:n])
+
+
+def test_hybrid_with_the_same_model_twice_equals_that_model_alone(minilm_path: Path, subset: StsDataset) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(minilm_path), device="cpu")
+    result = evaluate_hybrid(model, model, build_retrieval_set(subset), small_name="minilm", large_name="minilm",
+                             ks=(10, 20), timed_queries=3)
+    small = result.row("small")
+    for mode in ("large", "hybrid k=10", "hybrid k=20"):
+        for metric in ("recall@1", "recall@10", "mrr@10", "ndcg@10"):
+            assert result.row(mode)[metric] == pytest.approx(small[metric], abs=1e-9), (mode, metric)
+    assert 0.5 < small["ndcg@10"] <= 1.0  # MiniLM finds the paraphrases of STS-B
+    assert all(row["query_ms"] > 0 and row["index_s"] > 0 for row in result.rows)
+    # a hybrid re-encodes its k candidates per query: k=20 costs more than k=10
+    assert result.row("hybrid k=20")["query_ms"] > result.row("hybrid k=10")["query_ms"]
+    lines = result.table()
+    assert lines[0].startswith("retrieve + rerank: minilm retrieves, minilm reranks")
+    assert "hybrid k=10 reaches 100.0% of the large model's nDCG@10" in lines[-1]
+
+
+def test_mpnet_reranks_minilm_at_least_as_well(minilm_path: Path, subset: StsDataset) -> None:
+    mpnet = ALIASES["mpnet"].local_path()
+    if mpnet is None:
+        pytest.skip("all-mpnet-base-v2 is not fetched: python scripts/fetch_mpnet.py (or set EMBEDEVAL_MPNET_PATH)")
+    from sentence_transformers import SentenceTransformer
+
+    small = SentenceTransformer(str(minilm_path), device="cpu")
+    large = SentenceTransformer(str(mpnet), device="cpu")
+    result = evaluate_hybrid(small, large, build_retrieval_set(subset), small_name="minilm", large_name="mpnet",
+                             ks=(10,), timed_queries=3)
+    assert result.row("hybrid k=10")["ndcg@10"] >= result.row("small")["ndcg@10"] - 0.01
+    assert result.row("large")["index_s"] > result.row("small")["index_s"]  # mpnet is ~5x MiniLM's size
