@@ -240,6 +240,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("incumbent", "model-upgrade acceptance: the model it would replace", parse_text, metavar="ID"),
     Option("markdown", "write a Markdown summary to PATH (and to $GITHUB_STEP_SUMMARY when set)", parse_text,
            metavar="PATH", path=True),
+    Option("tradeoff", "write the trade-off report to DIR: accuracy vs latency plot with memory as marker "
+           "size and the Pareto front (tradeoff.png, tradeoff.html) and its table (tradeoff.json)", parse_text,
+           metavar="DIR", path=True),
     Option("cache", "reuse STS embeddings from pytest's cache dir when model files, device, batch size, "
            "library versions and sentences are all unchanged: on (default) or off", parse_bool, True,
            metavar="on|off"),
@@ -277,6 +280,7 @@ class Settings:
     candidate: str | None
     incumbent: str | None
     markdown: Path | None
+    tradeoff: Path | None
     cache: bool
     trust_remote_code: bool
     # where each value came from, for error messages: {"models": "--embed-models=...", ...}

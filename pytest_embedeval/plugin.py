@@ -60,17 +60,26 @@ def _build_session(config: pytest.Config, settings: options.Settings) -> EmbedSe
         except EmbedEvalError as exc:
             raise pytest.UsageError(f"{settings.sources[option]}: {exc}") from None
 
-    specs = unique_names([resolve(source, "models") for source in settings.models or ()])
-    targets = [EmbedTarget(spec, device, dtype, backend) for spec in specs for device in settings.devices
-               for backend in settings.backends for dtype in settings.dtypes]
+    def variant_of(source: str, option: str) -> tuple[str, str, str]:
+        try:  # "minilm@int8": one variant of a model
+            return split_variant(source)
+        except EmbedEvalError as exc:
+            raise pytest.UsageError(f"{settings.sources[option]}: {exc}") from None
+
+    # a model named with @variant runs in that variant only; a bare one in every --embed-dtypes x --embed-backends
+    entries = [(variant_of(item, "models"), "@" in item) for item in settings.models or ()]
+    resolved = [resolve(source, "models") for (source, _, _), _ in entries]
+    named = dict(zip(dict.fromkeys(resolved), unique_names(list(dict.fromkeys(resolved)))))
+    targets = list(dict.fromkeys(
+        EmbedTarget(named[spec], device, dtype, backend)
+        for spec, ((_, own_dtype, own_backend), explicit) in zip(resolved, entries) for device in settings.devices
+        for backend in ((own_backend,) if explicit else settings.backends)
+        for dtype in ((own_dtype,) if explicit else settings.dtypes)))
     embed = EmbedSession(settings, targets, config.rootpath, timing=_timing(config, settings),
                          benchmark_skip=bool(config.getoption("benchmark_skip", False)), lock=_lock(config),
                          embeddings=_embedding_cache(config, settings))
     def acceptance_target(option: str) -> EmbedTarget:
-        try:  # "minilm@int8": a variant of a model can be the candidate
-            source, dtype, backend = split_variant(getattr(settings, option))
-        except EmbedEvalError as exc:
-            raise pytest.UsageError(f"{settings.sources[option]}: {exc}") from None
+        source, dtype, backend = variant_of(getattr(settings, option), option)  # a variant can be the candidate
         return EmbedTarget(resolve(source, option), settings.devices[0], dtype, backend)
 
     if settings.candidate and settings.incumbent:

@@ -93,14 +93,18 @@ def _first(records: list[dict[str, Any]], kind: str, target: str, prefer: dict[s
     return (preferred or mine or [{}])[0]
 
 
+def by_target(records: list[dict[str, Any]], batch_size: int) -> list[tuple[str, dict, dict, dict]]:
+    """(target, latency, memory, sts) per model x device x variant: the run's batch size and short inputs
+    preferred, ``{}`` where a kind was not measured."""
+    prefer = {"batch_size": batch_size, "length": "short"}
+    return [(target, _first(records, "latency", target, prefer), _first(records, "memory", target, prefer),
+             _first(records, "sts", target, {})) for target in sorted({who(r) for r in records})]
+
+
 def target_table(records: list[dict[str, Any]], batch_size: int) -> Table | None:
     """One row per model x device x variant: size, memory, latency and accuracy side by side."""
     rows = []
-    prefer = {"batch_size": batch_size, "length": "short"}
-    for target in sorted({who(r) for r in records}):
-        latency = _first(records, "latency", target, prefer)
-        memory = _first(records, "memory", target, prefer)
-        sts = _first(records, "sts", target, {})
+    for target, latency, memory, sts in by_target(records, batch_size):
         params, weights = memory.get("params"), memory.get("weight_mb")
         rows.append([
             target, "-" if params is None else f"{params / 1e6:.1f}M",

@@ -197,6 +197,11 @@ class EmbedSession:
             for path in targets:
                 _write_markdown(path, text, append=path != markdown)
                 notes.append(f"embedeval markdown: {path}")
+        if self.settings.tradeoff is not None and self.recorder.records:
+            from pytest_embedeval.tradeoff import write_tradeoff
+
+            picture = write_tradeoff(self.settings.tradeoff, self.recorder.records, self.settings.batch_size)
+            notes.append(f"embedeval trade-off: {picture} (and tradeoff.html, tradeoff.json)")
         self.output_notes = notes
         return errors
 

@@ -79,3 +79,14 @@ def test_int8_candidate_against_fp32_incumbent(pytester: pytest.Pytester, stsb_d
     assert loose.ret == 0
     loose.stdout.fnmatch_lines(["p50 ms (batch 32) * x0.* ok", "weights MB * 86.7 * 55.9 * x0.6* ok",
                                 "verdict: ACCEPT"])
+
+
+def test_a_model_named_with_a_variant_runs_in_that_variant_only(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(embed_target): pass")
+    result = pytester.runpytest("--embed-models=minilm,minilm@int8,minilm@onnx", "--embed-dtypes=fp32,bf16",
+                                "--co", "-q")
+    result.stdout.fnmatch_lines(["*test_x?minilm-cpu?", "*test_x?minilm-cpu-bf16?", "*test_x?minilm-cpu-int8?",
+                                 "*test_x?minilm-cpu-onnx?", "4 tests collected*"])
+    bad = pytester.runpytest("--embed-models=minilm@int9", "--co")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--embed-models=minilm@int9: model 'minilm@int9': unknown variant 'int9'*"])

@@ -1,0 +1,83 @@
+"""The trade-off report: the Pareto front, the self-contained page, and the files a run writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_embedeval.tradeoff import pareto_front, points_from, render_html, write_tradeoff
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def records(*rows: tuple[str, float | None, float | None, float | None]) -> list[dict]:
+    out = []
+    for model, spearman, p50, peak in rows:
+        who = {"model": model, "device": "cpu", "variant": ""}
+        if spearman is not None:
+            out.append({"kind": "sts", **who, "spearman": spearman})
+        if p50 is not None:
+            out.append({"kind": "latency", **who, "batch_size": 32, "length": "short", "p50_ms": p50,
+                        "p95_ms": p50 * 1.2})
+        if peak is not None:
+            out.append({"kind": "memory", **who, "batch_size": 32, "length": "short", "peak_rss_mb": peak,
+                        "params": 1000})
+    return out
+
+
+def test_pareto_front_keeps_what_nothing_beats_on_both_axes() -> None:
+    # (accuracy, latency): c is slower and less accurate than b; d ties b exactly, so neither beats the other
+    points = [(80.0, 10.0), (86.0, 50.0), (85.0, 60.0), (86.0, 50.0), (88.0, 500.0)]
+    assert pareto_front(points) == [True, True, False, True, True]
+
+
+def test_equal_accuracy_and_slower_is_dominated() -> None:
+    assert pareto_front([(86.0, 20.0), (86.0, 70.0)]) == [True, False]
+    assert pareto_front([(86.0, 20.0)]) == [True]
+    assert pareto_front([]) == []
+
+
+def test_targets_missing_a_figure_stay_in_the_table_but_not_on_the_front() -> None:
+    points = points_from(records(("fast", 80.0, 10.0, 500.0), ("unscored", None, 5.0, None),
+                                 ("untimed", 90.0, None, 900.0)), 32)
+    by_name = {p.target: p for p in points}
+    assert by_name["fast cpu"].on_front and by_name["fast cpu"].plottable
+    assert not by_name["unscored cpu"].plottable and not by_name["unscored cpu"].on_front
+    page = render_html(points, PNG_MAGIC)
+    assert "Not in the plot (no STS score or no latency measured): unscored cpu, untimed cpu" in page
+
+
+def test_page_is_self_contained(tmp_path: Path) -> None:
+    write_tradeoff(tmp_path, records(("a", 80.0, 10.0, 500.0), ("b", 86.0, 70.0, 600.0)), 32)
+    page = (tmp_path / "tradeoff.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert (tmp_path / "tradeoff.png").read_bytes().startswith(PNG_MAGIC)
+    table = json.loads((tmp_path / "tradeoff.json").read_text(encoding="utf-8"))
+    assert [(p["target"], p["on_front"]) for p in table["points"]] == [("a cpu", True), ("b cpu", True)]
+
+
+def test_no_plottable_point_still_writes_every_file(tmp_path: Path) -> None:
+    write_tradeoff(tmp_path, records(("a", None, 10.0, 500.0)), 32)
+    assert (tmp_path / "tradeoff.png").read_bytes().startswith(PNG_MAGIC)
+    assert "Not in the plot" in (tmp_path / "tradeoff.html").read_text(encoding="utf-8")
+
+
+def test_run_writes_the_tradeoff_of_every_model(pytester: pytest.Pytester, tiny_csv: Path) -> None:
+    pytester.makepyfile("""
+        def test_measure(embed_eval):
+            embed_eval.sts()
+            embed_eval.latency(rounds=3)
+    """)
+    result = pytester.runpytest("--embed-models=minilm,random:minilm-l6", f"--embed-sts-path={tiny_csv}",
+                                "--embed-tradeoff=out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    out = pytester.path / "out"
+    result.stdout.fnmatch_lines([f"embedeval trade-off: {out / 'tradeoff.png'} (and tradeoff.html, tradeoff.json)"])
+    assert (out / "tradeoff.png").read_bytes().startswith(PNG_MAGIC)
+    table = json.loads((out / "tradeoff.json").read_text(encoding="utf-8"))
+    assert sorted(p["target"] for p in table["points"]) == ["minilm cpu", "random-minilm-l6 cpu"]
+    assert all(p["spearman"] is not None and p["p50_ms"] > 0 for p in table["points"])
+    assert any(p["on_front"] for p in table["points"])
