@@ -3,15 +3,25 @@
 The temp file lives in the target's folder (``os.replace`` is atomic only
 within one file system), is flushed and fsynced before the rename, and the
 folder is fsynced after it, so a crash leaves the old file or the new one.
+
+A writer killed between creating its temp file and the rename leaves that temp
+file behind (``.<name>.<random>.tmp``).  Readers never see it: they open the
+target's own name.  The next write of the same target deletes such leftovers
+once they are older than :data:`STALE_S` (a younger one may belong to a writer
+still at work).
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
+
+STALE_S = 600.0
 
 
 def dumps(data: Any) -> str:
@@ -48,6 +58,17 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
+    _remove_stale_temps(path)
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Temp files of ``path`` left by killed writers (see the module docstring)."""
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if time.time() - leftover.stat().st_mtime > STALE_S:
+                leftover.unlink()
+        except FileNotFoundError:  # another writer removed it first
+            pass
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -109,7 +109,8 @@ class BaselineStore:
         path = self.path(model)
         if not path.exists():
             return None
-        advice = "restore it from version control, or rewrite it with --embed-baseline-update"
+        # never "--embed-baseline-update": a file that cannot be read is never written over
+        advice = "restore it from version control, or delete it and record it again with --embed-baseline-save"
         try:
             text = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -119,10 +120,14 @@ class BaselineStore:
         if not text.strip():
             raise BaselineError(f"{path}: the file is empty; {advice}")
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
             raise BaselineError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}), "
                                 f"perhaps truncated; {advice}") from None
+        except ValueError as exc:  # NaN / Infinity, which we never write
+            raise BaselineError(f"{path}: {exc}; {advice}") from None
+        except RecursionError:
+            raise BaselineError(f"{path}: JSON nested too deeply to be a baseline; {advice}") from None
         return validate(data, path, advice)
 
     def load(self, model: str) -> dict[str, Any] | None:
@@ -156,6 +161,10 @@ class BaselineStore:
         return path
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a baseline can hold")
+
+
 def validate(data: Any, path: Path, advice: str) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("schema"), int):
         raise BaselineError(f"{path}: not a pytest-embedeval baseline (no schema number); {advice}")
@@ -164,7 +173,7 @@ def validate(data: Any, path: Path, advice: str) -> dict[str, Any]:
                             f"({SCHEMA}); upgrade pytest-embedeval")
     if data["schema"] < SCHEMA:
         raise BaselineError(f"{path}: baseline schema {data['schema']} is older than this plugin reads "
-                            f"({SCHEMA}); rewrite it with --embed-baseline-update")
+                            f"({SCHEMA}); delete it and record it again with --embed-baseline-save")
     entries = data.get("entries")
     if not isinstance(entries, dict) or not all(
             isinstance(variant, dict) and all(isinstance(entry, dict) for entry in variant.values())

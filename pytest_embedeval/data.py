@@ -82,6 +82,8 @@ def _row(where: str, s1: object, s2: object, score: object) -> tuple[str, str, f
         raise DataError(f"{where}: score is not a number: {score!r}")
     try:
         value = float(score)
+    except OverflowError:  # an integer too large for a float
+        raise DataError(f"{where}: score {str(score)[:20]}... is outside the STS scale") from None
     except ValueError:
         hint = " (a repeated header line?)" if str(score).strip().lower() == "score" else ""
         raise DataError(f"{where}: score {score!r} is not a number{hint}") from None
@@ -146,6 +148,8 @@ def read_jsonl(path: Path) -> list[tuple[str, str, float]]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{where}: not valid JSON ({exc.msg})") from None
+        except (ValueError, RecursionError) as exc:  # an integer of 4,300+ digits; nesting beyond the stack
+            raise DataError(f"{where}: not usable JSON ({type(exc).__name__})") from None
         if not isinstance(record, dict):
             raise DataError(f"{where}: expected a JSON object with {', '.join(COLUMNS)}")
         missing = [name for name in COLUMNS if name not in record]

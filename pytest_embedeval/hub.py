@@ -13,6 +13,8 @@ from pytest_embedeval.errors import HubError
 PROBE_TIMEOUT_S = 4.0
 # a file every model / data set repository has, to tell whether a copy is cached
 _PROBE_FILES = {"model": "config.json", "dataset": "README.md"}
+_LOCAL = {"model": "give a local model folder in --embed-models",
+          "dataset": "pass --embed-sts-path=PATH (or set EMBEDEVAL_STS_PATH) to a local copy"}
 
 
 def _unreachable(hub_id: str, repo_type: str) -> str | None:
@@ -46,11 +48,11 @@ def cache_only(hub_id: str, repo_type: str) -> bool:
         if cached:
             return True
         raise HubError(f"{repo_type} {hub_id!r} is not in the local Hugging Face cache and "
-                       "HF_HUB_OFFLINE is set: it needs the hub once, or give a local path instead")
+                       f"HF_HUB_OFFLINE is set: it needs the hub once, or {_LOCAL[repo_type]}")
     reason = _unreachable(hub_id, repo_type)
     if reason is None:
         return False
     if cached:
         return True
     raise HubError(f"{repo_type} {hub_id!r} needs the Hugging Face hub, which cannot be reached "
-                   f"({reason}); give a local path instead")
+                   f"({reason}); {_LOCAL[repo_type]}")

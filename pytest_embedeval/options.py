@@ -135,10 +135,10 @@ def fraction(raw: str) -> float:
         value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
         raise ValueError(f"{raw!r} is not a percentage (write 15% or 0.15)") from None
+    if math.isfinite(value) and not text.endswith("%") and 1 < value <= 1000:
+        raise ValueError(f"{raw!r} is ambiguous: write {text}% or {value / 100:g}")
     if not math.isfinite(value) or not 0 <= value <= 10:
         raise ValueError(f"{raw!r} is outside 0%..1000%")
-    if not text.endswith("%") and value > 1:
-        raise ValueError(f"{raw!r} is ambiguous: write {text}% or {value / 100:g}")
     return value
 
 

@@ -57,9 +57,11 @@ BROKEN = [
     ('{"schema": 1,\n "entries": [}', r"minilm.json:2:14: not valid JSON"),
     ('{"entries": {}}', "not a pytest-embedeval baseline"),
     (f'{{"schema": {SCHEMA + 1}, "entries": {{}}}}', f"baseline schema {SCHEMA + 1} is newer than this plugin reads"),
-    ('{"schema": 0, "entries": {}}', "baseline schema 0 is older than this plugin reads .1.; rewrite it"),
+    ('{"schema": 0, "entries": {}}', "baseline schema 0 is older than this plugin reads .1.; delete it and record it again"),
     ('{"schema": 1, "entries": {"cpu": []}}', "'entries' must map variant -> measurement -> entry"),
     ("[1, 2]", "not a pytest-embedeval baseline"),
+    ('{"schema": 1, "entries": {"cpu": {"memory:bs8:short": {"peak_rss_mb": NaN}}}}', "NaN is not a number"),
+    ("[" * 100_000, "nested too deeply|not valid JSON"),
 ]
 
 
