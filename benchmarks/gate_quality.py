@@ -1,6 +1,6 @@
 """How often does the speed gate cry wolf, and how often does it catch a real slowdown?
 
-On this (noisy, shared) machine: MiniLM encodes a batch of 8 short inputs,
+On this (noisy, shared) machine: MiniLM encodes a batch of short inputs (8 by default),
 timed as the plugin times it for the gate (2 warm-up + 20 rounds, each in
 alternation with the calibration workload).  Each trial measures a
 baseline, an unchanged run (A/A), and runs slowed down by 15% and 30% (busy
@@ -9,7 +9,7 @@ regression).  Each run is judged against the baseline of a trial half the
 benchmark away (minutes apart), so slow drift of the machine is in the data.
 Prints the false-alarm rate and the detection rates for several tolerances.
 
-    python benchmarks/gate_quality.py [--trials 100]
+    python benchmarks/gate_quality.py [--trials 100] [--batch 8]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from _common import markdown  # noqa: E402
 
 from pytest_embedeval.gates import ALPHA, latency_change, speed_fails  # noqa: E402
 from pytest_embedeval.latency import (  # noqa: E402
-    Timing, calibration_model, calibration_workload, make_inputs, time_normalised)
+    LENGTHS, Timing, calibration_model, calibration_workload, make_inputs, time_normalised)
 from pytest_embedeval.models import EmbedTarget, load_target, resolve_model  # noqa: E402
 
 TOLERANCES = (0.05, 0.08, 0.10, 0.15)
@@ -38,14 +38,15 @@ SLOWDOWNS = (1.0, 1.15, 1.30)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
     model = load_target(EmbedTarget(resolve_model("minilm", Path(".")), "cpu"))
-    texts = make_inputs("short", 8)
+    texts = make_inputs("short", args.batch)
 
     def slowed(factor: float):
         def run() -> None:
             start = time.perf_counter()
-            model.encode(texts, batch_size=8, show_progress_bar=False)
+            model.encode(texts, batch_size=args.batch, show_progress_bar=False)
             spent = time.perf_counter() - start
             while time.perf_counter() - start < spent * factor:  # busy, like real extra work
                 pass
@@ -53,7 +54,8 @@ def main() -> None:
 
     timing = Timing(rounds=20, warmup=2)
     scratch = tempfile.mkdtemp(prefix="embedeval-gate-quality-")
-    calibration = calibration_workload("cpu", calibration_model(Path(scratch) / "calibration"))
+    yardstick = calibration_workload("cpu", calibration_model(Path(scratch) / "calibration"))
+    calibration = yardstick(LENGTHS["short"], args.batch)
     baselines, runs = [], {factor: [] for factor in SLOWDOWNS}
     started = time.perf_counter()
     for trial in range(args.trials):
@@ -75,7 +77,7 @@ def main() -> None:
                      f"{fired[1.0] / n:.1%} ({fired[1.0]}/{n})", f"{fired[1.15] / n:.1%} ({fired[1.15]}/{n})",
                      f"{fired[1.30] / n:.1%} ({fired[1.30]}/{n})"])
     ratios = sorted(c.ratio for c in changes[1.0])
-    print(f"\nMiniLM, batch 8 short, 20 rounds per run, {n} trials; Mann-Whitney alpha {ALPHA}; "
+    print(f"\nMiniLM, batch {args.batch} short, 20 rounds per run, {n} trials; Mann-Whitney alpha {ALPHA}; "
           f"A/A median ratio spread {ratios[0]:.3f}..{ratios[-1]:.3f}\n")
     print(markdown(["max slowdown", "false alarms (A/A)", "detected: 15% slower", "detected: 30% slower"], rows))
 

@@ -16,8 +16,8 @@ here: the median of 20 rounds moves with a standard deviation of 4-7% between
 runs minutes apart, while rounds within a run spread less), so a rank test on
 raw samples alone cries wolf about a quarter of the time.  The gate therefore
 compares rounds timed in alternation with a fixed yardstick (a random-weight
-MiniLM-shaped model encoding fixed inputs), in its units
-(``latency.time_normalised``): machine drift cancels (0.9-2.2% left of 8-21%)
+MiniLM-shaped model encoding a batch of the measured shape), in its units
+(``latency.time_normalised``): machine drift cancels (A/A within 5% across processes)
 and a baseline from another machine compares as well.  It fails
 only when the slowdown is both significant (one-sided Mann-Whitney, ``ALPHA``)
 and larger than ``max_slowdown`` (the median ratio); the ratio's bootstrap

@@ -154,7 +154,7 @@ def summarise(samples_s: list[float], *, batch_size: int, **context: Any) -> Lat
     )
 
 
-CALIBRATION = "random-minilm-l6, 8 short inputs, v1"  # baselines record which yardstick they used
+CALIBRATION = "random-minilm-l6, the measured batch shape, v2"  # baselines record which yardstick they used
 
 
 def calibration_model(folder: Path) -> Path:
@@ -164,18 +164,25 @@ def calibration_model(folder: Path) -> Path:
     return build_random_model("minilm-l6", folder, seed=0, vocabulary=_WORDS)
 
 
-def calibration_workload(device: str, folder: Path) -> Callable[[], Any]:
-    """``encode`` of 8 fixed short inputs by the yardstick model (:func:`calibration_model`) on ``device``.
+def calibration_workload(device: str, folder: Path) -> Callable[[int, int], Callable[[], Any]]:
+    """``shape(words, batch_size)``: the yardstick model encoding a batch of that shape on ``device``.
 
-    It does what the measured model does, tokenizer and pooling included, so
-    host contention slows both alike; it needs no download and is the same
+    It does what the measured model does, tokenizer and pooling included, on a
+    batch of the same size and input length, so host contention, frequency
+    scaling and cache pressure hit both alike (a fixed small batch did not: its
+    time shifted by up to 10% between runs next to a batch of 32, with the
+    model's own time unchanged).  It needs no download and is the same
     everywhere, so it also tells one machine's speed from another's.
     """
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(folder), device=device)
-    texts = make_inputs("short", 8, seed=1)
-    return lambda: model.encode(texts, batch_size=8, show_progress_bar=False)
+
+    def shape(words: int, batch_size: int) -> Callable[[], Any]:
+        texts = make_inputs(words, batch_size, seed=1)
+        return lambda: model.encode(texts, batch_size=batch_size, show_progress_bar=False)
+
+    return shape
 
 
 def time_normalised(run: Callable[[], Any], calibration: Callable[[], Any], timing: Timing,
@@ -207,9 +214,9 @@ def mean_tokens(model: Any, texts: list[str]) -> float | None:
 
 def measure_latency(model: Any, *, model_name: str, device: str, batch_size: int, length: str | int,
                     timing: Timing, sentences: list[str] | None = None,
-                    calibration: Callable[[], None] | None = None) -> LatencyResult:
-    """Time ``model.encode`` on one batch of ``batch_size`` inputs (and, given a
-    ``calibration`` workload, again in alternation with it for the speed gate)."""
+                    calibration: Callable[[int, int], Callable[[], Any]] | None = None) -> LatencyResult:
+    """Time ``model.encode`` on one batch of ``batch_size`` inputs (and, given the
+    ``calibration`` yardstick, again in alternation with it for the speed gate)."""
     import torch
 
     texts = list(sentences)[:batch_size] if sentences is not None else make_inputs(length, batch_size)
@@ -222,7 +229,10 @@ def measure_latency(model: Any, *, model_name: str, device: str, batch_size: int
     sync = torch.cuda.synchronize if device.startswith("cuda") else None
     samples = time_rounds(run, timing, sync)
     label = "custom" if sentences is not None else str(length)
-    normalised, calibration_ms = time_normalised(run, calibration, timing, sync) if calibration else (None, None)
+    normalised, calibration_ms = None, None
+    if calibration is not None:
+        words = round(sum(len(text.split()) for text in texts) / len(texts)) or 1
+        normalised, calibration_ms = time_normalised(run, calibration(words, batch_size), timing, sync)
     return summarise(samples, batch_size=batch_size, model=model_name, device=device, length=label,
                      tokens=mean_tokens(model, texts), warmup=timing.warmup, threads=torch.get_num_threads(),
                      normalised=None if normalised is None else tuple(normalised), calibration_ms=calibration_ms)

@@ -135,3 +135,26 @@ def test_custom_sentences(pytester: pytest.Pytester, tiny_csv: Path) -> None:
             assert result.length == "custom" and result.batch_size == 4
     """)
     pytester.runpytest("--embed-models=minilm", f"--embed-sts-path={tiny_csv}").assert_outcomes(passed=1)
+
+
+def test_the_speed_gate_yardstick_encodes_a_batch_of_the_measured_shape() -> None:
+    from pytest_embedeval.latency import measure_latency
+
+    class Model:
+        def encode(self, texts, **kwargs):
+            return np.zeros((len(texts), 4))
+
+    shapes = []
+
+    def yardstick(words: int, batch_size: int):
+        shapes.append((words, batch_size))
+        return lambda: None
+
+    timing = Timing(rounds=3, warmup=0)
+    result = measure_latency(Model(), model_name="m", device="cpu", batch_size=5, length="long", timing=timing,
+                             calibration=yardstick)
+    assert shapes == [(LENGTHS["long"], 5)]
+    assert result.normalised is not None and len(result.normalised) == 3
+    measure_latency(Model(), model_name="m", device="cpu", batch_size=2, length="short", timing=timing,
+                    sentences=["one two three", "four five six seven eight"], calibration=yardstick)
+    assert shapes[-1] == (4, 2)  # custom sentences: their mean word count
