@@ -72,6 +72,12 @@ def _decode(path: Path) -> str:
                         "save the file as UTF-8") from None
 
 
+def _lines(text: str) -> list[str]:
+    """Lines split at newlines only: ``str.splitlines`` also splits at U+2028, U+0085 and
+    other separators, which may stand inside a sentence or a JSON string."""
+    return [line.removesuffix("\r") for line in text.split("\n")]
+
+
 def _row(where: str, s1: object, s2: object, score: object) -> tuple[str, str, float]:
     for column, text in (("sentence1", s1), ("sentence2", s2)):
         if not isinstance(text, str):
@@ -98,7 +104,7 @@ def _row(where: str, s1: object, s2: object, score: object) -> tuple[str, str, f
 def read_stsb(path: Path) -> list[tuple[str, str, float]]:
     """The original STS-B layout: split on tabs, no quoting, first seven fields."""
     rows = []
-    for number, line in enumerate(_decode(path).splitlines(), start=1):
+    for number, line in enumerate(_lines(_decode(path)), start=1):
         if not line.strip():
             continue
         fields = line.split("\t")
@@ -140,7 +146,7 @@ def read_table(path: Path, delimiter: str) -> list[tuple[str, str, float]]:
 def read_jsonl(path: Path) -> list[tuple[str, str, float]]:
     """One JSON object per line with sentence1, sentence2 and score."""
     rows = []
-    for number, line in enumerate(_decode(path).splitlines(), start=1):
+    for number, line in enumerate(_lines(_decode(path)), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"

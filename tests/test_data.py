@@ -35,6 +35,20 @@ def test_stsb_folder_keeps_quotes_and_ignores_extra_fields(tmp_path: Path) -> No
     assert data.scores[-1] == 2.4
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])  # legal inside JSON strings too
+def test_unicode_line_separators_inside_a_sentence_stay_text(tmp_path: Path, separator: str) -> None:
+    """Only newlines end a line: str.splitlines would cut these sentences in two (and shift line numbers)."""
+    pairs = [(f"Left{separator}right.", "Plain.", 1.0), *TINY_PAIRS]
+    stsb = read_file(write(tmp_path / "sts-dev.csv", stsb_text(pairs).replace("\n", "\r\n")))
+    jsonl = read_file(write(tmp_path / "p.jsonl", "".join(
+        f'{{"sentence1": "{a}", "sentence2": "{b}", "score": {s}}}\n' for a, b, s in pairs)))
+    assert stsb == jsonl == [(a, b, float(s)) for a, b, s in pairs]
+    broken = write(tmp_path / "q.jsonl", '{"sentence1": "a", "sentence2": "b", "score": 1}\n'
+                                         f'{{"sentence1": "x{separator}y", "score": 2}}\n')
+    with pytest.raises(DataError, match=r"q.jsonl:2: missing key\(s\) sentence2"):
+        read_file(broken)
+
+
 def test_real_stsb_dev_split(stsb_dir: Path) -> None:
     data = load_sts(stsb_dir, "dev")
     assert len(data) == 1500
