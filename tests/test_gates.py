@@ -23,6 +23,19 @@ def test_identical_scores_show_no_change() -> None:
     assert (change.delta, change.low, change.high) == (0.0, 0.0, 0.0)
 
 
+def test_scores_in_the_same_order_show_exactly_no_change() -> None:
+    """Another CPU moves cosines in the seventh decimal; while no pair changes rank, Spearman cannot move."""
+    order = np.argsort(np.argsort(BASE))
+    nudged = BASE + 1e-6 * order / len(order)  # every score moves, strictly increasing with rank
+    change = spearman_change(GOLD, BASE, nudged, confidence=0.95, seed=0)
+    assert (change.delta, change.low, change.high) == (0.0, 0.0, 0.0)
+    swapped = BASE.copy()
+    first, second = np.argsort(BASE)[400:402]  # two neighbours in rank trade places: now it can move
+    swapped[[first, second]] = swapped[[second, first]]
+    moved = spearman_change(GOLD, BASE, swapped, confidence=0.95, seed=0)
+    assert moved.delta != 0.0 and moved.low <= moved.delta <= moved.high
+
+
 def test_bootstrap_is_deterministic_for_a_seed_and_brackets_the_change() -> None:
     worse = BASE + RNG.normal(0, 0.1, 800)
     first = spearman_change(GOLD, BASE, worse, confidence=0.95, seed=3)
