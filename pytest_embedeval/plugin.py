@@ -290,7 +290,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
     candidate, incumbent = embed.acceptance_targets
     name = f"embed-acceptance[{candidate.label}-vs-{incumbent.label}]"
-    items.append(AcceptanceItem.from_parent(session, name=name, embed_session=embed))
+    item = AcceptanceItem.from_parent(session, name=name, embed_session=embed)
+    items.append(item)
+    # reported like any collected item, so "collected N items" (and xdist's count) includes it
+    config.hook.pytest_collectreport(report=pytest.CollectReport(item.nodeid, "passed", None, [item]))
 
 
 @pytest.hookimpl(tryfirst=True)
