@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pytest_embedeval.errors import HubError
 
-PROBE_TIMEOUT_S = 4.0
+# a metadata request answers in well under a second; 3 s leaves room under the 5 s a dead network may cost
+PROBE_TIMEOUT_S = 3.0
 # a file every model / data set repository has, to tell whether a copy is cached
 _PROBE_FILES = {"model": "config.json", "dataset": "README.md"}
 _LOCAL = {"model": "give a local model folder in --embed-models",
