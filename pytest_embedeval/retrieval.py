@@ -100,13 +100,26 @@ class HybridResult:
         table = Table(["mode", "R@1", "R@10", "MRR@10", "nDCG@10", "index s", "ms/query", "p95 ms/query"], rows)
         return [header, *table.text(), self.verdict()]
 
+    def break_even(self, row: dict[str, Any]) -> str:
+        """When ``row`` costs less in total than the large model alone: one index build, then queries."""
+        large = self.row("large")
+        saved_s = large["index_s"] - row["index_s"]
+        extra_s = (row["query_ms"] - large["query_ms"]) / 1000.0
+        if saved_s > 0 and extra_s <= 0:
+            return "cheaper in total at any number of queries"
+        if saved_s > 0:
+            return f"cheaper in total up to {saved_s / extra_s:,.0f} queries per index build"
+        if extra_s < 0:
+            return f"cheaper in total beyond {saved_s / extra_s:,.0f} queries per index build"
+        return "never cheaper in total"
+
     def verdict(self) -> str:
         large, best = self.row("large"), self.best_hybrid()
         if best is None:
             return "no hybrid reaches 99% of the large model's nDCG@10"
         return (f"{best['mode']} reaches {100 * best['ndcg@10'] / large['ndcg@10']:.1f}% of the large model's "
                 f"nDCG@10 with {best['index_s'] / large['index_s']:.2f}x its index time and "
-                f"{best['query_ms'] / large['query_ms']:.2f}x its time per query")
+                f"{best['query_ms'] / large['query_ms']:.2f}x its time per query: {self.break_even(best)}")
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> HybridResult:

@@ -54,6 +54,25 @@ def test_perfect_rankings_score_one() -> None:
     assert metrics == {"recall@1": 0.75, "recall@10": 1.0, "mrr@10": 1.0, "ndcg@10": 1.0}
 
 
+def test_break_even_weighs_index_time_against_time_per_query() -> None:
+    from pytest_embedeval.retrieval import HybridResult
+
+    def result(hybrid_index_s: float, hybrid_query_ms: float) -> HybridResult:
+        metrics = {"recall@1": 1.0, "recall@10": 1.0, "mrr@10": 1.0, "ndcg@10": 1.0}
+        rows = ({"mode": "small", **metrics, "index_s": 3.0, "query_ms": 50.0, "query_p95_ms": 60.0},
+                {"mode": "large", **metrics, "index_s": 21.0, "query_ms": 116.0, "query_p95_ms": 140.0},
+                {"mode": "hybrid k=10", **metrics, "index_s": hybrid_index_s, "query_ms": hybrid_query_ms,
+                 "query_p95_ms": 300.0})
+        return HybridResult("minilm", "mpnet", "cpu", 262, 1467, 20, rows)
+
+    # 18 s of indexing saved, 0.111 s more per query: cheaper until 162 queries
+    assert result(3.0, 227.0).verdict().endswith(": cheaper in total up to 162 queries per index build")
+    assert result(3.0, 100.0).break_even(result(3.0, 100.0).row("hybrid k=10")) == (
+        "cheaper in total at any number of queries")
+    assert result(30.0, 200.0).verdict().endswith(": never cheaper in total")
+    assert result(31.0, 16.0).verdict().endswith(": cheaper in total beyond 100 queries per index build")
+
+
 @pytest.fixture(scope="module")
 def subset(stsb_dir: Path) -> StsDataset:
     full = load_sts(stsb_dir, "dev")
