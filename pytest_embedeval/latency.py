@@ -8,6 +8,9 @@ dozen measurements; its calibration repeats sub-millisecond functions many
 times per round, which would average away the per-batch p95 we assert on; and
 its timed function cannot synchronise CUDA before the clock is read.  So the
 round loop (a few lines) is ours; p95/p99 come from numpy, which Stats lacks.
+Nor do our rounds go into ``--benchmark-json``: that file is written from the
+fixture's own objects, held in a private session attribute; the
+``--embed-report`` JSON carries the same statistics and the raw rounds.
 """
 
 from __future__ import annotations
