@@ -52,10 +52,8 @@ def points_from(records: list[dict[str, Any]], batch_size: int) -> list[Point]:
     return [Point(**{**asdict(p), "on_front": front.get(p.target, False)}) for p in points]
 
 
-def render_png(points: list[Point], batch_size: int) -> bytes:
+def draw_figure(points: list[Point], batch_size: int) -> Any:
     """The picture, drawn with matplotlib's object API (no pyplot, so no global backend state)."""
-    import io
-
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -81,11 +79,12 @@ def render_png(points: list[Point], batch_size: int) -> bytes:
                       xytext=(10, 8) if index % 2 == 0 else (10, -26), fontsize=8)
     latencies = [p.p50_ms for p in shown]
     if latencies and max(latencies) / min(latencies) > 8:
-        from matplotlib.ticker import LogLocator, ScalarFormatter
+        from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
         axes.set_xscale("log")
         axes.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         axes.xaxis.set_major_formatter(ScalarFormatter())
+        axes.xaxis.set_minor_formatter(NullFormatter())  # over a short span matplotlib labels minor ticks too
     axes.margins(0.25, 0.2)
     axes.set_xlabel(f"p50 latency per batch of {batch_size} (ms, lower is better)")
     axes.set_ylabel("STS Spearman x100 (higher is better)")
@@ -94,8 +93,14 @@ def render_png(points: list[Point], batch_size: int) -> bytes:
     if shown:
         axes.legend(loc="lower right", fontsize=8, markerscale=0.5)
     figure.tight_layout()
+    return figure
+
+
+def render_png(points: list[Point], batch_size: int) -> bytes:
+    import io
+
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    draw_figure(points, batch_size).savefig(buffer, format="png")
     return buffer.getvalue()
 
 

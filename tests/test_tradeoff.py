@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_embedeval.tradeoff import pareto_front, points_from, render_html, write_tradeoff
+from pytest_embedeval.tradeoff import draw_figure, pareto_front, points_from, render_html, write_tradeoff
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -47,6 +47,30 @@ def test_targets_missing_a_figure_stay_in_the_table_but_not_on_the_front() -> No
     assert not by_name["unscored cpu"].plottable and not by_name["unscored cpu"].on_front
     page = render_html(points, PNG_MAGIC)
     assert "Not in the plot (no STS score or no latency measured): unscored cpu, untimed cpu" in page
+
+
+def test_figure_labels_axes_one_point_per_model_and_plain_ticks() -> None:
+    # this machine's variants run: a log axis over 25-363 ms, where matplotlib also labels minor ticks
+    # ("3x10^1 4x10^1 ..." overprinted) unless told not to
+    points = points_from(records(("minilm", 86.72, 53.9, 611.0), ("bf16", 86.71, 25.3, 663.0),
+                                 ("int8", 86.16, 32.8, 733.0), ("onnx", 86.72, 63.6, 723.0),
+                                 ("mpnet", 88.11, 363.3, 909.0)), 32)
+    figure = draw_figure(points, 32)
+    figure.canvas.draw()
+    axes = figure.axes[0]
+    assert axes.get_xscale() == "log"
+    assert axes.get_xlabel() == "p50 latency per batch of 32 (ms, lower is better)"
+    assert axes.get_ylabel() == "STS Spearman x100 (higher is better)"
+    assert sum(len(collection.get_offsets()) for collection in axes.collections) == 5
+    assert [label.get_text() for label in axes.texts] == [
+        "bf16 cpu\n663 MB peak", "int8 cpu\n733 MB peak", "minilm cpu\n611 MB peak", "onnx cpu\n723 MB peak",
+        "mpnet cpu\n909 MB peak"]
+    assert [line.get_xdata().tolist() for line in axes.lines] == [[25.3, 53.9, 363.3]]  # the front: bf16, fp32, mpnet
+    low, high = axes.get_xlim()
+    shown = [tick for tick in axes.xaxis.get_ticklabels(minor=True) if low <= tick.get_position()[0] <= high]
+    assert all(tick.get_text() == "" for tick in shown)
+    major = [tick.get_text() for tick in axes.xaxis.get_ticklabels() if low <= tick.get_position()[0] <= high]
+    assert major and all(text.strip("$").replace("\\mathdefault{", "").rstrip("}").isdigit() for text in major), major
 
 
 def test_page_is_self_contained(tmp_path: Path) -> None:
