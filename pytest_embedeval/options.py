@@ -31,35 +31,32 @@ def parse_list(raw: str) -> tuple[str, ...]:
     return items
 
 
-def parse_devices(raw: str) -> tuple[str, ...]:
-    devices = parse_list(raw)
-    for device in devices:
-        if not DEVICE_PATTERN.match(device):
-            raise ValueError(f"unknown device {device!r} (choose from cpu, cuda, cuda:N, mps, auto)")
-    if len(set(devices)) != len(devices):
-        raise ValueError("a device is listed twice")
-    return devices
+def checked_list(why_not: Callable[[str], str | None]) -> Callable[[str], tuple[str, ...]]:
+    """A parser of comma lists whose every item passes ``why_not`` (None, else the reason) and none repeats."""
 
-
-def choices_list(*allowed: str) -> Callable[[str], tuple[str, ...]]:
     def parse(raw: str) -> tuple[str, ...]:
         values = parse_list(raw)
         for value in values:
-            if value not in allowed:
-                raise ValueError(f"unknown value {value!r} (choose from {', '.join(allowed)})")
-        if len(set(values)) != len(values):
-            raise ValueError("a value is listed twice")
+            reason = why_not(value)
+            if reason:
+                raise ValueError(reason)
+        repeated = sorted({value for value in values if values.count(value) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(map(repr, repeated))} listed twice")
         return values
 
     return parse
 
 
-def parse_splits(raw: str) -> tuple[str, ...]:
-    splits = parse_list(raw)
-    for split in splits:
-        if not SPLIT_PATTERN.match(split):
-            raise ValueError(f"bad split name {split!r} (letters, digits, '_', '-', '.')")
-    return splits
+def choices_list(*allowed: str) -> Callable[[str], tuple[str, ...]]:
+    return checked_list(lambda value: None if value in allowed else
+                        f"unknown value {value!r} (choose from {', '.join(allowed)})")
+
+
+parse_devices = checked_list(lambda device: None if DEVICE_PATTERN.match(device) else
+                             f"unknown device {device!r} (choose from cpu, cuda, cuda:N, mps, auto)")
+parse_splits = checked_list(lambda split: None if SPLIT_PATTERN.match(split) else
+                            f"bad split name {split!r} (letters, digits, '_', '-', '.')")
 
 
 def bounded_int(low: int, high: int) -> Callable[[str], int]:
@@ -90,11 +87,15 @@ def parse_text(raw: str) -> str:
     return raw.strip()
 
 
-def positive_number(raw: str) -> float:
+def _number(raw: str) -> float:
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError:
         raise ValueError(f"{raw!r} is not a number") from None
+
+
+def positive_number(raw: str) -> float:
+    value = _number(raw)
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{raw!r} must be a positive finite number")
     return value
@@ -119,10 +120,7 @@ def per_model(parse: Callable[[str], float]) -> Callable[[str], dict[str, float]
 
 
 def spearman_points(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{raw!r} is not a number") from None
+    value = _number(raw)
     if not -100.0 <= value <= 100.0:
         raise ValueError(f"{value:g} is outside -100..100 (correlations are reported x100)")
     return value
@@ -143,10 +141,7 @@ def fraction(raw: str) -> float:
 
 
 def non_negative(raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{raw!r} is not a number") from None
+    value = _number(raw)
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{raw!r} must be a finite number >= 0")
     return value

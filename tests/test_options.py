@@ -33,10 +33,12 @@ def test_parse_list_accepts_commas_spaces_and_lines() -> None:
         parse_list(" , ")
 
 
-@pytest.mark.parametrize("bad", ["gpu", "cuda:x", "cpu,cpu", "CPU"])
-def test_bad_devices_are_rejected(bad: str) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(("bad", "reason"), [("gpu", "unknown device 'gpu'"), ("cuda:x", "unknown device 'cuda:x'"),
+                                             ("cpu,cuda,cpu", "'cpu' listed twice"), ("CPU", "unknown device 'CPU'")])
+def test_bad_devices_are_rejected(bad: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
         parse_devices(bad)
+    assert parse_devices("cpu, cuda:1") == ("cpu", "cuda:1")
 
 
 @pytest.mark.parametrize(
@@ -46,6 +48,8 @@ def test_bad_devices_are_rejected(bad: str) -> None:
         (["--embed-batch-size=0"], "*--embed-batch-size=0: 0 is outside 1..65536*"),
         (["--embed-batch-size=many"], "*--embed-batch-size=many: 'many' is not a whole number*"),
         (["--embed-sts-splits=dev/../x"], "*bad split name*"),
+        (["--embed-sts-splits=dev,test,dev"], "*--embed-sts-splits=dev,test,dev: 'dev' listed twice*"),
+        (["--embed-dtypes=int8,fp32,int8"], "*--embed-dtypes=int8,fp32,int8: 'int8' listed twice*"),
     ],
 )
 def test_bad_option_values_are_usage_errors(pytester: pytest.Pytester, args: list[str], message: str) -> None:
