@@ -137,3 +137,33 @@ def test_correlations_equal_scipy_with_ties() -> None:
     spearman, pearson = correlations(gold, predicted)
     assert spearman == pytest.approx(100 * spearmanr(gold, predicted).statistic, abs=1e-10)
     assert pearson == pytest.approx(100 * pearsonr(gold, predicted).statistic, abs=1e-10)
+
+
+SLOW_LOAD = """
+import time
+import pytest
+import pytest_embedeval.session as session_module
+
+@pytest.fixture(autouse=True)
+def _slow_load(monkeypatch):
+    load = session_module.load_target
+
+    def slow(*args, **kwargs):
+        time.sleep(2.0)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(session_module, "load_target", slow)
+"""
+
+
+def test_encode_seconds_leave_the_model_load_out(pytester: pytest.Pytester, tiny_csv: Path) -> None:
+    """The first sts() loads the model (imports, weights, an ONNX export): that is not encoding."""
+    pytester.makeconftest(SLOW_LOAD)
+    pytester.makepyfile("""
+        def test_sts(embed_eval):
+            result = embed_eval.sts()
+            assert embed_eval.session.pool.load_seconds["minilm-cpu"] >= 2.0
+            assert 0 < result.encode_seconds < 1.0, result.encode_seconds
+    """)
+    result = pytester.runpytest("--embed-models=minilm", f"--embed-sts-path={tiny_csv}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
