@@ -133,6 +133,8 @@ def test_attributes_the_plugin_reads(minilm: Any, encoder: OnnxEncoder) -> None:
     assert encoder.weight_summary() == weight_summary(minilm)
     assert encoder.params == 22_713_216
     assert 80 < encoder.onnx_mb < 95  # fp32 weights (86.6 MB) and the graph
+    # its threads must not spin after a run and slow the torch round timed next to it
+    assert encoder.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 def test_latency_measures_the_onnx_encoder(encoder: OnnxEncoder) -> None:
