@@ -28,10 +28,11 @@ def test_degraded_candidate_is_rejected_with_reasons(pytester: pytest.Pytester, 
     result = pytester.runpytest(f"--embed-candidate={noisy}", "--embed-incumbent=minilm",
                                 f"--embed-sts-path={stsb_dir}", "--embed-latency-rounds=10")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # about -2.7 points (84.04 here on two CPUs); the last digit may move with a CPU's float kernels
     result.stdout.fnmatch_lines([
-        "Spearman * 86.72 * 84.04 * -2.67 points ?*? * FAIL",
+        "Spearman * 86.72 * 84.0? * -2.6? points ?*? * FAIL",
         "verdict: REJECT",
-        "  - Spearman -2.67 points ?*? is outside the limit 90% low >= -0.5",
+        "  - Spearman -2.6? points ?*? is outside the limit 90% low >= -0.5",
         f"FAILED ::embed-acceptance?{noisy.name}-vs-minilm?*",
     ])
 
