@@ -5,8 +5,9 @@
    the plugin, in the same process.  Each trial runs them in ABBA order
    (plugin, outside, outside, plugin) and compares the means, so a machine
    drifting during the trial weighs on both sides alike.
-2. Memory: the plugin's peak RSS for load + encode against ``/usr/bin/time -v``
-   (maximum resident set size) of a child process doing the same work.
+2. Memory: the plugin's peak RSS for load + encode (3 batches) against
+   ``/usr/bin/time -v`` (maximum resident set size) of a child process doing
+   the same work.
 3. STS encode time: the ``encode_seconds`` a pytest run reports for MiniLM on
    the STS-B dev split (cache off) against a fresh process that loads MiniLM
    and times its first ``encode`` of the same unique sentences with
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import markdown, sts_arguments  # noqa: E402
 
 from pytest_embedeval.latency import Timing, make_inputs, measure_latency  # noqa: E402
-from pytest_embedeval.memory import measure_memory  # noqa: E402
+from pytest_embedeval.memory import encode_calls, measure_memory  # noqa: E402
 from pytest_embedeval.models import EmbedTarget, load_target, resolve_model  # noqa: E402
 
 BATCH = 32
@@ -51,7 +52,8 @@ def outside_plugin(model: object, texts: list[str]) -> float:
 def time_v_peak_mb(path: Path, texts: list[str]) -> float:
     work = (f"from sentence_transformers import SentenceTransformer\n"
             f"m = SentenceTransformer({str(path)!r}, device='cpu')\n"
-            f"m.encode({texts!r}, batch_size={BATCH}, show_progress_bar=False)\n")
+            f"for _ in range({encode_calls(len(texts), BATCH)}):\n"
+            f"    m.encode({texts!r}, batch_size={BATCH}, show_progress_bar=False)\n")
     done = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", work], capture_output=True, text=True, check=True)
     return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1)) / 1024
 

@@ -11,7 +11,8 @@ variant (the device) and by measurement::
 
 An STS entry keeps the per-pair cosine scores (float32, base64: 8 KB for
 STS-B dev instead of 1,500 diff lines) for the paired bootstrap; a latency
-entry keeps its raw samples and the calibration time; every entry keeps the
+entry keeps its raw samples and the calibration time; a memory entry the
+private peak the gate compares, beside the whole RSS; every entry keeps the
 environment it was measured in.  Floats are rounded so that diffs show
 changes, not noise in the tenth decimal.  Files are written atomically and
 never over a file that could not be read.
@@ -89,7 +90,7 @@ def make_entry(kind: str, result: Any, environment: dict[str, Any]) -> dict[str,
     else:
         entry.update({name: record[name] for name in ("batch_size", "length", "params")})
         entry.update({name: None if record[name] is None else round(record[name], 2)
-                      for name in ("peak_rss_mb", "baseline_rss_mb", "disk_mb")})
+                      for name in ("peak_rss_mb", "baseline_rss_mb", "disk_mb", "private_mb")})
         entry["model_mb"] = round(record["peak_rss_mb"] - record["baseline_rss_mb"], 2)
     return entry
 

@@ -23,9 +23,14 @@ only when the slowdown is both significant (one-sided Mann-Whitney, ``ALPHA``)
 and larger than ``max_slowdown`` (the median ratio); the ratio's bootstrap
 confidence interval is reported.
 
-Memory: the model's own peak (process peak minus the interpreter with the
-libraries imported), its parameters and its weights on disk may not grow by
-more than ``max_growth``; these figures are stable to about 1%, no test needed.
+Memory: the model's private peak (anonymous memory of load + encode above the
+interpreter with the libraries, memory.PrivatePeak), its parameters and its
+weights on disk may not grow by more than ``max_growth``.  Parameters and disk
+size are exact.  The private peak of the same work moves with the allocator:
+up to 30 MB between fresh processes (MiniLM, 32 long inputs), so it must also
+grow by more than :data:`MEMORY_NOISE_MB` to fail.  Whole-process RSS is not
+compared: it counts file-backed pages as the page cache maps them, 36% more
+for the same model in a second install of the same packages.
 """
 
 from __future__ import annotations
@@ -159,8 +164,13 @@ def speed_fails(change: SpeedChange, *, max_slowdown: float, alpha: float) -> bo
     return change.p_value < alpha and change.ratio > 1.0 + max_slowdown
 
 
-def growth_fails(baseline: float | None, current: float | None, max_growth: float) -> bool:
-    return baseline is not None and current is not None and current > baseline * (1.0 + max_growth)
+def growth_fails(baseline: float | None, current: float | None, max_growth: float, floor: float = 0.0) -> bool:
+    """Grown beyond ``max_growth`` (a fraction) and by more than ``floor`` (in the figure's unit)."""
+    return (baseline is not None and current is not None and current > baseline * (1.0 + max_growth)
+            and current - baseline > floor)
+
+
+MEMORY_NOISE_MB = 32.0  # private-memory growth smaller than this is allocator noise (see the module docstring)
 
 
 ALPHA = 0.01  # the speed gate's one-sided Mann-Whitney level
@@ -239,12 +249,17 @@ def _judge_latency(result: Any, entry: dict[str, Any], max_slowdown: float, wher
 
 
 def _judge_memory(result: Any, entry: dict[str, Any], max_growth: float, where: str) -> dict[str, Any]:
-    now = {"model MB": result.peak_rss_mb - result.baseline_rss_mb, "params": result.params,
-           "disk MB": result.disk_mb}
-    then = {"model MB": _field(entry, "model_mb", where), "params": _field(entry, "params", where),
-            "disk MB": entry.get("disk_mb")}
+    if entry.get("private_mb") is not None and result.private_mb is not None:
+        memory, now_mb, then_mb, note = "private MB", result.private_mb, _field(entry, "private_mb", where), ""
+    else:  # a baseline from before private memory, or a platform without /proc: the whole RSS it is
+        memory, now_mb, then_mb = "model MB", result.peak_rss_mb - result.baseline_rss_mb, _field(entry, "model_mb", where)
+        note = "; whole RSS compared, which counts file-backed pages too (--embed-baseline-update records private MB)"
+    now = {memory: now_mb, "params": result.params, "disk MB": result.disk_mb}
+    then = {memory: then_mb, "params": _field(entry, "params", where), "disk MB": entry.get("disk_mb")}
+    floor = {memory: MEMORY_NOISE_MB}
     grown = [f"{name} {then[name]:,.1f} -> {now[name]:,.1f}" for name in now
-             if growth_fails(then[name], now[name], max_growth)]
-    detail = ("grew beyond the tolerance: " + "; ".join(grown)) if grown else f"tolerance {max_growth:.0%}"
-    return dict(status=FAIL if grown else PASS, metric="model MB", baseline=then["model MB"], current=now["model MB"],
-                change=f"x{now['model MB'] / then['model MB']:.3f}" if then["model MB"] else "", detail=detail)
+             if growth_fails(then[name], now[name], max_growth, floor.get(name, 0.0))]
+    detail = ("grew beyond the tolerance: " + "; ".join(grown)) if grown else (
+        f"tolerance {max_growth:.0%} (and {MEMORY_NOISE_MB:g} MB for {memory})")
+    return dict(status=FAIL if grown else PASS, metric=memory, baseline=then[memory], current=now[memory],
+                change=f"x{now[memory] / then[memory]:.3f}" if then[memory] else "", detail=detail + note)

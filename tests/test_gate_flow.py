@@ -47,8 +47,8 @@ def test_save_then_compare_passes_and_missing_policies(pytester: pytest.Pytester
 
     again = run(pytester, tiny_csv, "--embed-baseline-missing=fail")
     again.assert_outcomes(passed=1)
-    again.stdout.fnmatch_lines(["*sts:pairs/dev:*     pass  Spearman*+0.00 points ?+0.00, +0.00?*",
-                                "*latency:bs4:short*pass*p50 ms*", "*memory:bs4:short*pass*model MB*"])
+    again.stdout.fnmatch_lines(["*sts:pairs/dev:* pass *Spearman*+0.00 points ?+0.00, +0.00?*",
+                                "*latency:bs4:short*pass*p50 ms*", "*memory:bs4:short*pass*private MB*"])
 
 
 def test_accuracy_regression_fails_identical_rerun_passes(pytester: pytest.Pytester, stsb_dir: Path,
@@ -121,11 +121,13 @@ def test_memory_regression(pytester: pytest.Pytester, tiny_csv: Path) -> None:
     pytester.makepyfile("def test_memory(embed_eval):\n    embed_eval.memory(batch_size=4)\n")
     run(pytester, tiny_csv, "--embed-baseline-save").assert_outcomes(passed=1)
     data = baseline(pytester)
-    data["entries"]["cpu"]["memory:bs4:short"]["model_mb"] /= 2
+    assert data["entries"]["cpu"]["memory:bs4:short"]["private_mb"] > 5
+    data["entries"]["cpu"]["memory:bs4:short"]["params"] //= 2  # as if the model had doubled
     write_baseline(pytester, data)
     result = run(pytester, tiny_csv)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*memory:bs4:short: FAIL. model MB * grew beyond the tolerance: model MB *"])
+    result.stdout.fnmatch_lines(["*memory:bs4:short: FAIL. private MB * grew beyond the tolerance: "
+                                 "params 11,356,608.0 -> 22,713,216.0*"])
     assert run(pytester, tiny_csv, "--embed-max-memory-growth=150%").ret == 0
 
 
@@ -142,7 +144,7 @@ def test_tolerance_marker_overrides_per_test(pytester: pytest.Pytester, tiny_csv
     """)
     run(pytester, tiny_csv, "--embed-baseline-save").assert_outcomes(passed=2)
     data = baseline(pytester)
-    data["entries"]["cpu"]["memory:bs4:short"]["model_mb"] /= 2
+    data["entries"]["cpu"]["memory:bs4:short"]["params"] //= 2
     write_baseline(pytester, data)
     result = run(pytester, tiny_csv, "-v")
     result.assert_outcomes(passed=1, failed=1)
@@ -163,12 +165,12 @@ def test_update_replaces_and_reports(pytester: pytest.Pytester, tiny_csv: Path) 
     pytester.makepyfile("def test_memory(embed_eval):\n    embed_eval.memory(batch_size=4)\n")
     run(pytester, tiny_csv, "--embed-baseline-save").assert_outcomes(passed=1)
     data = baseline(pytester)
-    data["entries"]["cpu"]["memory:bs4:short"]["model_mb"] = 1.0
+    data["entries"]["cpu"]["memory:bs4:short"]["private_mb"] = 1.0
     write_baseline(pytester, data)
     result = run(pytester, tiny_csv, "--embed-baseline-update")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*memory:bs4:short*updated*"])
-    assert baseline(pytester)["entries"]["cpu"]["memory:bs4:short"]["model_mb"] > 10
+    assert baseline(pytester)["entries"]["cpu"]["memory:bs4:short"]["private_mb"] > 5
 
 
 def test_junit_properties_and_markdown(pytester: pytest.Pytester, tiny_csv: Path,
