@@ -25,12 +25,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pytest_embedeval.atomic import write_json_atomic
 from pytest_embedeval.environment import machine
 from pytest_embedeval.errors import BaselineError
-from pytest_embedeval.gates import FAIL, NO_BASELINE, SAVED, UPDATED, Verdict, judge
+from pytest_embedeval.gates import FAIL, NO_BASELINE, SAVED, UPDATED, Verdict, confirm_alarm, judge
 from pytest_embedeval.latency import CALIBRATION
 
 SCHEMA = 1
@@ -202,7 +202,8 @@ class Gatekeeper:
             return True
         return self.store.entry(record["model"], variant_key(record), entry_key(kind, record)) is not None
 
-    def check(self, kind: str, result: Any, tolerance: Tolerance) -> Verdict:
+    def check(self, kind: str, result: Any, tolerance: Tolerance, confirm: Callable[[], Any] | None = None) -> Verdict:
+        """The verdict on ``result``; a failed one is judged again on ``confirm()`` (a fresh measurement)."""
         record = result.to_dict()
         model, variant, key = record["model"], variant_key(record), entry_key(kind, record)
         entry = self.store.entry(model, variant, key)
@@ -213,9 +214,12 @@ class Gatekeeper:
             return Verdict(kind, model, variant, key, status, detail=f"written to {self.store.path(model)}")
         if entry is None:
             return self._missing(kind, record, model, variant, key)
-        return judge(kind, result, entry, tolerance, key=key, variant=variant, where=where,
-                     machine_now=machine(self.environment),
-                     confidence=self.confidence, seed=self.seed)
+        def verdict_on(measured: Any) -> Verdict:
+            return judge(kind, measured, entry, tolerance, key=key, variant=variant, where=where,
+                         machine_now=machine(self.environment), confidence=self.confidence, seed=self.seed)
+
+        verdict = verdict_on(result)
+        return confirm_alarm(verdict, verdict_on(confirm())) if verdict.failed and confirm is not None else verdict
 
     def _missing(self, kind: str, record: dict[str, Any], model: str, variant: str, key: str) -> Verdict:
         if kind == "sts":

@@ -21,7 +21,10 @@ MiniLM-shaped model encoding a batch of the measured shape), in its units
 and a baseline from another machine compares as well.  It fails
 only when the slowdown is both significant (one-sided Mann-Whitney, ``ALPHA``)
 and larger than ``max_slowdown`` (the median ratio); the ratio's bootstrap
-confidence interval is reported.
+confidence interval is reported.  Rounds within one window are not
+independent (a window's median drifts by about 3% from the next on a shared
+2-core machine, and Mann-Whitney cannot know), so an alarm stands only when a
+second window of rounds, timed anew, repeats it (:func:`confirm_alarm`).
 
 Memory: the model's private peak (anonymous memory of load + encode above the
 interpreter with the libraries, memory.PrivatePeak), its parameters and its
@@ -37,7 +40,7 @@ from __future__ import annotations
 
 import statistics
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Sequence
 
 from pytest_embedeval.errors import BaselineError
@@ -162,6 +165,14 @@ def latency_change(baseline: Sequence[float], current: Sequence[float], *, confi
 
 def speed_fails(change: SpeedChange, *, max_slowdown: float, alpha: float) -> bool:
     return change.p_value < alpha and change.ratio > 1.0 + max_slowdown
+
+
+def confirm_alarm(first: Verdict, second: Verdict) -> Verdict:
+    """A speed alarm from one window of rounds stands only if a second window fails too."""
+    if second.failed:
+        return replace(first, detail=f"{first.detail}; confirmed by a second window of rounds: {second.change}")
+    return replace(second, detail=f"{second.detail}; a first window of rounds said {first.change}, which this "
+                                  "second window did not confirm: noise")
 
 
 def growth_fails(baseline: float | None, current: float | None, max_growth: float, floor: float = 0.0) -> bool:

@@ -98,8 +98,11 @@ class EmbedSession:
                 seed=settings.seed, environment=describe(self.rootdir))
         return self._gatekeeper
 
-    def record(self, kind: str, result: Any, gate: bool = True) -> None:
-        """Report a measurement and (``gate``) compare it with its baseline; the running test sees the verdict."""
+    def record(self, kind: str, result: Any, gate: bool = True, confirm: Any = None) -> None:
+        """Report a measurement and (``gate``) compare it with its baseline; the running test sees the verdict.
+
+        ``confirm`` measures again: a failed verdict stands only if the new measurement fails too.
+        """
         record = result.to_dict()
         self.recorder.add(kind, record)
         self.item_records.append((kind, record))
@@ -108,7 +111,7 @@ class EmbedSession:
         tolerance = self.tolerance or self.default_tolerance
         # results live in self.measurements for the whole session, so id() is a stable key
         verdict = self.memoise(("verdict", kind, id(result), tolerance),
-                               lambda: self.gatekeeper.check(kind, result, tolerance))
+                               lambda: self.gatekeeper.check(kind, result, tolerance, confirm))
         self.verdicts[f"{verdict.model}|{verdict.device}|{verdict.key}"] = verdict
         self.item_verdicts.append(verdict)
 

@@ -114,7 +114,42 @@ def test_speed_regression_and_another_machine(pytester: pytest.Pytester, tiny_cs
     result = run(pytester, tiny_csv)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*latency:bs4:short: FAIL. p50 ms * -> * (x1.* ?*?) tolerance 10%, "
-                                 "Mann-Whitney p=*timed against the calibration workload*"])
+                                 "Mann-Whitney p=*timed against the calibration workload*"
+                                 "*; confirmed by a second window of rounds: x1.*"])
+
+
+# the first window of gate rounds looks 50% slower, as on a noisy minute; later windows are true
+ONE_NOISY_WINDOW = """
+import os
+import pytest
+import pytest_embedeval.latency as latency
+
+@pytest.fixture(autouse=True)
+def _one_noisy_window(monkeypatch):
+    if not os.environ.get("NOISY_FIRST_WINDOW"):
+        return
+    time_normalised, calls = latency.time_normalised, []
+
+    def noisy(*args, **kwargs):
+        ratios, calibration_ms = time_normalised(*args, **kwargs)
+        calls.append(1)
+        return ([r * 1.5 for r in ratios] if len(calls) == 1 else ratios), calibration_ms
+
+    monkeypatch.setattr(latency, "time_normalised", noisy)
+"""
+
+
+def test_an_alarm_no_second_window_confirms_is_noise(pytester: pytest.Pytester, tiny_csv: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makeconftest(ONE_NOISY_WINDOW)
+    pytester.makepyfile("def test_speed(embed_eval):\n    embed_eval.latency(batch_size=4)\n")
+    run(pytester, tiny_csv, "--embed-baseline-save").assert_outcomes(passed=1)
+    monkeypatch.setenv("NOISY_FIRST_WINDOW", "1")
+    result = run(pytester, tiny_csv, "--embed-report=r.json", "--embed-max-slowdown=30%")
+    result.assert_outcomes(passed=1)
+    (verdict,) = json.loads((pytester.path / "r.json").read_text())["baseline_verdicts"]
+    assert verdict["status"] == "pass"
+    assert "a first window of rounds said x1." in verdict["detail"] and "did not confirm: noise" in verdict["detail"]
 
 
 def test_memory_regression(pytester: pytest.Pytester, tiny_csv: Path) -> None:

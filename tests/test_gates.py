@@ -140,6 +140,20 @@ def test_broken_latency_entry() -> None:
               machine_now=MACHINE, confidence=0.95, seed=0)
 
 
+def test_a_speed_alarm_stands_only_if_a_second_window_repeats_it() -> None:
+    from pytest_embedeval.gates import Verdict, confirm_alarm
+
+    def verdict(status: str, change: str) -> Verdict:
+        return Verdict("latency", "m", "cpu", "latency:bs8:short", status, "p50 ms", 10.0, 12.0, change, "tolerance 10%")
+
+    confirmed = confirm_alarm(verdict(FAIL, "x1.200"), verdict(FAIL, "x1.190"))
+    assert (confirmed.status, confirmed.change) == (FAIL, "x1.200")
+    assert confirmed.detail.endswith("; confirmed by a second window of rounds: x1.190")
+    noise = confirm_alarm(verdict(FAIL, "x1.120"), verdict(PASS, "x1.030"))
+    assert (noise.status, noise.change) == (PASS, "x1.030")
+    assert "a first window of rounds said x1.120, which this second window did not confirm: noise" in noise.detail
+
+
 def test_memory_gate() -> None:
     from pytest_embedeval.gates import MEMORY_NOISE_MB
     from pytest_embedeval.memory import MemoryResult
