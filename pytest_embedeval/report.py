@@ -109,14 +109,15 @@ def target_table(records: list[dict[str, Any]], batch_size: int) -> Table | None
         rows.append([
             target, "-" if params is None else f"{params / 1e6:.1f}M",
             "-" if not weights else f"{sum(weights.values()):.1f}", _number(memory.get("disk_mb"), 1),
-            _number(memory.get("peak_rss_mb"), 0), str(latency.get("batch_size", "-")),
+            _number(memory.get("peak_rss_mb"), 0), _number(memory.get("private_mb"), 0),
+            str(latency.get("batch_size", "-")),
             _number(latency.get("p50_ms"), 1), _number(latency.get("p95_ms"), 1),
             _number(latency.get("sentences_per_s"), 0), _number(sts.get("spearman")),
         ])
     if not rows:
         return None
-    return Table(["model", "params", "weights MB", "disk MB", "peak MB", "batch", "p50 ms", "p95 ms", "sent/s",
-                  "spearman"], rows)
+    return Table(["model", "params", "weights MB", "disk MB", "peak MB", "private MB", "batch", "p50 ms", "p95 ms",
+                  "sent/s", "spearman"], rows)
 
 
 def latency_table(records: list[dict[str, Any]]) -> Table | None:

@@ -62,3 +62,25 @@ def test_atomic_write_refuses_nan_and_keeps_the_old_file(tmp_path: Path) -> None
         write_json_atomic(target, {"bad": float("nan")})
     assert json.loads(target.read_text()) == {"ok": 1}
     assert os.listdir(tmp_path) == ["b.json"]
+
+
+def test_terminal_table_has_one_row_per_target_with_size_memory_speed_and_accuracy() -> None:
+    from pytest_embedeval.report import target_table
+
+    who = {"model": "minilm", "device": "cpu", "variant": ""}
+    records = [
+        {"kind": "sts", **who, "spearman": 86.7163},
+        {"kind": "latency", **who, "batch_size": 32, "length": "short", "p50_ms": 44.94, "p95_ms": 48.61,
+         "sentences_per_s": 712.9},
+        {"kind": "latency", **who, "batch_size": 8, "length": "short", "p50_ms": 15.0, "p95_ms": 16.0,
+         "sentences_per_s": 533.3},
+        {"kind": "memory", **who, "batch_size": 32, "length": "short", "params": 22_713_216,
+         "weight_mb": {"float32": 86.65}, "disk_mb": 86.66, "peak_rss_mb": 597.8, "private_mb": 39.1},
+        {"kind": "sts", "model": "mpnet", "device": "cpu", "variant": "", "spearman": 88.109},
+    ]
+    header, _, minilm, mpnet = target_table(records, batch_size=32).text()
+    assert header.split() == ["model", "params", "weights", "MB", "disk", "MB", "peak", "MB", "private", "MB",
+                              "batch", "p50", "ms", "p95", "ms", "sent/s", "spearman"]
+    assert minilm.split() == ["minilm", "cpu", "22.7M", "86.7", "86.7", "598", "39", "32", "44.9", "48.6", "713",
+                              "86.72"]  # the run's batch size is the row's, not batch 8
+    assert mpnet.split() == ["mpnet", "cpu", "-", "-", "-", "-", "-", "-", "-", "-", "-", "88.11"]
