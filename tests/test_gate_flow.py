@@ -92,64 +92,79 @@ def test_corrupt_baseline_is_an_error_naming_the_file_and_is_never_overwritten(
         assert (folder / "minilm.json").read_text() == '{"schema": 1, "entries": {"cpu": {"sts'
 
 
-def test_speed_regression_and_another_machine(pytester: pytest.Pytester, tiny_csv: Path) -> None:
+# The speed gate's flow under a scripted machine: each call of the gate's timing
+# returns steady ratios times the next factor in EMBED_WINDOW_FACTORS.  Real
+# timings from two pytest runs differ with the load on this 2-core machine; the
+# gate's behaviour on real noise is measured by benchmarks/gate_quality.py and
+# benchmarks/gate_across_processes.py, not asserted here.
+SCRIPTED_MACHINE = """
+import os
+import pytest
+import pytest_embedeval.latency as latency
+
+@pytest.fixture(autouse=True)
+def _scripted_machine(monkeypatch):
+    factors, calls = [float(f) for f in os.environ.get("EMBED_WINDOW_FACTORS", "1").split(",")], []
+
+    def scripted(run, calibration, timing, sync=None):
+        run(), calibration()
+        factor = factors[min(len(calls), len(factors) - 1)]
+        calls.append(factor)
+        return [factor * (0.5 + 0.001 * (i % 7)) for i in range(timing.rounds)], 10.0
+
+    monkeypatch.setattr(latency, "time_normalised", scripted)
+"""
+
+
+def scripted_speed_test(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                        tiny_csv: Path) -> Callable[..., pytest.RunResult]:
+    pytester.makeconftest(SCRIPTED_MACHINE)
     pytester.makepyfile("def test_speed(embed_eval):\n    embed_eval.latency(batch_size=4)\n")
-    run(pytester, tiny_csv, "--embed-baseline-save").assert_outcomes(passed=1)
+
+    def run_with(factors: str, *args: str) -> pytest.RunResult:
+        monkeypatch.setenv("EMBED_WINDOW_FACTORS", factors)
+        return run(pytester, tiny_csv, *args)
+
+    return run_with
+
+
+def test_speed_regression_and_another_machine(pytester: pytest.Pytester, tiny_csv: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    run_with = scripted_speed_test(pytester, monkeypatch, tiny_csv)
+    run_with("1", "--embed-baseline-save").assert_outcomes(passed=1)
     data = baseline(pytester)
     entry = data["entries"]["cpu"]["latency:bs4:short"]
-    assert len(entry["normalised"]) == len(entry["samples_ms"]) == 5 and entry["calibration_ms"] > 0
+    assert len(entry["normalised"]) == len(entry["samples_ms"]) == 5 and entry["calibration_ms"] == 10.0
     original = dict(entry)
     # a machine twice as fast made the baseline: raw times and calibration both halve, no alarm
     entry["environment"]["cpu"] = "A faster CPU"
     entry["samples_ms"] = [s / 2 for s in original["samples_ms"]]
     entry["calibration_ms"] = original["calibration_ms"] / 2
     write_baseline(pytester, data)
-    result = run(pytester, tiny_csv, "--embed-report=r.json")
+    result = run_with("1", "--embed-report=r.json")
     result.assert_outcomes(passed=1)
     (verdict,) = json.loads((pytester.path / "r.json").read_text())["baseline_verdicts"]
     assert verdict["status"] == "pass" and "cpu differ" in verdict["detail"]
     # the model got 40% slower relative to the machine: caught, on this machine or another
-    entry["normalised"] = [s / 1.4 for s in original["normalised"]]
-    write_baseline(pytester, data)
-    result = run(pytester, tiny_csv)
+    result = run_with("1.4")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*latency:bs4:short: FAIL. p50 ms * -> * (x1.* ?*?) tolerance 10%, "
-                                 "Mann-Whitney p=*timed against the calibration workload*"
-                                 "*; confirmed by a second window of rounds: x1.*"])
-
-
-# the first window of gate rounds looks 50% slower, as on a noisy minute; later windows are true
-ONE_NOISY_WINDOW = """
-import os
-import pytest
-import pytest_embedeval.latency as latency
-
-@pytest.fixture(autouse=True)
-def _one_noisy_window(monkeypatch):
-    if not os.environ.get("NOISY_FIRST_WINDOW"):
-        return
-    time_normalised, calls = latency.time_normalised, []
-
-    def noisy(*args, **kwargs):
-        ratios, calibration_ms = time_normalised(*args, **kwargs)
-        calls.append(1)
-        return ([r * 1.5 for r in ratios] if len(calls) == 1 else ratios), calibration_ms
-
-    monkeypatch.setattr(latency, "time_normalised", noisy)
-"""
+    result.stdout.fnmatch_lines(["*latency:bs4:short: FAIL. p50 ms * -> * (x1.400 ?1.3*, 1.4*?) tolerance 10%, "
+                                 "Mann-Whitney p=*timed against the calibration workload (5.00 ms then, 10.00 ms "
+                                 "now); baseline from another machine (cpu differ)*; confirmed by a second window of rounds: x1.400*"])
+    # 5% slower is within the 10% tolerance, however significant
+    run_with("1.05").assert_outcomes(passed=1)
 
 
 def test_an_alarm_no_second_window_confirms_is_noise(pytester: pytest.Pytester, tiny_csv: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makeconftest(ONE_NOISY_WINDOW)
-    pytester.makepyfile("def test_speed(embed_eval):\n    embed_eval.latency(batch_size=4)\n")
-    run(pytester, tiny_csv, "--embed-baseline-save").assert_outcomes(passed=1)
-    monkeypatch.setenv("NOISY_FIRST_WINDOW", "1")
-    result = run(pytester, tiny_csv, "--embed-report=r.json", "--embed-max-slowdown=30%")
+    run_with = scripted_speed_test(pytester, monkeypatch, tiny_csv)
+    run_with("1", "--embed-baseline-save").assert_outcomes(passed=1)
+    # a noisy minute makes the first window 50% slower; the second window is true
+    result = run_with("1.5,1", "--embed-report=r.json")
     result.assert_outcomes(passed=1)
     (verdict,) = json.loads((pytester.path / "r.json").read_text())["baseline_verdicts"]
     assert verdict["status"] == "pass"
-    assert "a first window of rounds said x1." in verdict["detail"] and "did not confirm: noise" in verdict["detail"]
+    assert "a first window of rounds said x1.500" in verdict["detail"] and "did not confirm: noise" in verdict["detail"]
 
 
 def test_memory_regression(pytester: pytest.Pytester, tiny_csv: Path) -> None:
