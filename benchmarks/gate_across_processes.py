@@ -35,8 +35,8 @@ WINDOWS = 2
 CHILD = """
 import json, sys, tempfile
 from pathlib import Path
-from pytest_embedeval.latency import (LENGTHS, Timing, calibration_model, calibration_workload, make_inputs,
-                                      time_normalised)
+from pytest_embedeval.latency import (Timing, calibration_model, calibration_workload, make_inputs,
+                                      time_normalised, yardstick_words)
 from pytest_embedeval.models import EmbedTarget, load_target, resolve_model
 
 model = load_target(EmbedTarget(resolve_model("minilm", Path(".")), "cpu"))
@@ -46,9 +46,8 @@ with tempfile.TemporaryDirectory() as folder:
     for length in %(lengths)r:
         for batch in %(batch_sizes)r:
             texts = make_inputs(length, batch)
-            words = round(sum(len(text.split()) for text in texts) / len(texts)) or 1
             run = lambda: model.encode(texts, batch_size=batch, show_progress_bar=False, convert_to_numpy=True)
-            out[f"bs{batch}:{length}"] = [time_normalised(run, yardstick(words, batch), Timing())[0]
+            out[f"bs{batch}:{length}"] = [time_normalised(run, yardstick(yardstick_words(texts), batch), Timing())[0]
                                           for _ in range(%(windows)d)]
 print(json.dumps(out))
 """

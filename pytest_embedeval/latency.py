@@ -188,6 +188,11 @@ def calibration_workload(device: str, folder: Path) -> Callable[[int, int], Call
     return shape
 
 
+def yardstick_words(texts: Sequence[str]) -> int:
+    """Words per input for the yardstick batch shaped like ``texts``: their mean, at least one."""
+    return round(sum(len(text.split()) for text in texts) / len(texts)) or 1
+
+
 def time_normalised(run: Callable[[], Any], calibration: Callable[[], Any], timing: Timing,
                     sync: Callable[[], None] | None = None) -> tuple[list[float], float]:
     """Rounds of ``run``, each divided by a calibration round timed just before it.
@@ -234,8 +239,8 @@ def measure_latency(model: Any, *, model_name: str, device: str, batch_size: int
     label = "custom" if sentences is not None else str(length)
     normalised, calibration_ms = None, None
     if calibration is not None:
-        words = round(sum(len(text.split()) for text in texts) / len(texts)) or 1
-        normalised, calibration_ms = time_normalised(run, calibration(words, batch_size), timing, sync)
+        normalised, calibration_ms = time_normalised(run, calibration(yardstick_words(texts), batch_size),
+                                                     timing, sync)
     return summarise(samples, batch_size=batch_size, model=model_name, device=device, length=label,
                      tokens=mean_tokens(model, texts), warmup=timing.warmup, threads=torch.get_num_threads(),
                      normalised=None if normalised is None else tuple(normalised), calibration_ms=calibration_ms)

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pytest_embedeval.baselines import BaselineStore, Gatekeeper, Tolerance
 from pytest_embedeval.cache import EmbeddingCache
@@ -98,7 +98,7 @@ class EmbedSession:
                 seed=settings.seed, environment=describe(self.rootdir))
         return self._gatekeeper
 
-    def record(self, kind: str, result: Any, gate: bool = True, confirm: Any = None) -> None:
+    def record(self, kind: str, result: Any, gate: bool = True, confirm: Callable[[], Any] | None = None) -> None:
         """Report a measurement and (``gate``) compare it with its baseline; the running test sees the verdict.
 
         ``confirm`` measures again: a failed verdict stands only if the new measurement fails too.
