@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from pytest_embedeval.data import StsDataset, load_sts
+from pytest_embedeval.measure.data import StsDataset, load_sts
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -31,9 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import markdown, sts_arguments  # noqa: E402
 
-from pytest_embedeval.latency import Timing, make_inputs, measure_latency  # noqa: E402
-from pytest_embedeval.memory import encode_calls, measure_memory  # noqa: E402
-from pytest_embedeval.models import EmbedTarget, load_target, resolve_model  # noqa: E402
+from pytest_embedeval.measure.latency import Timing, make_inputs, measure_latency  # noqa: E402
+from pytest_embedeval.measure.memory import encode_calls, measure_memory  # noqa: E402
+from pytest_embedeval.models.pool import load_target  # noqa: E402
+from pytest_embedeval.models.targets import EmbedTarget, resolve_model  # noqa: E402
 
 BATCH = 32
 ROUNDS = 30
@@ -71,7 +72,7 @@ def plugin_encode_seconds(sts_path: Path) -> float:
 
 def perf_counter_encode_seconds(path: Path, sts_path: Path) -> float:
     work = (f"import time\nfrom pathlib import Path\nfrom sentence_transformers import SentenceTransformer\n"
-            f"from pytest_embedeval.data import load_sts\n"
+            f"from pytest_embedeval.measure.data import load_sts\n"
             f"data = load_sts(Path({str(sts_path)!r}), 'dev')\n"
             f"unique = list(dict.fromkeys(data.sentences1 + data.sentences2))\n"
             f"m = SentenceTransformer({str(path)!r}, device='cpu')\n"

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import markdown  # noqa: E402
 
-from pytest_embedeval.gates import ALPHA, latency_change, speed_fails  # noqa: E402
+from pytest_embedeval.gate.stats import ALPHA, latency_change, speed_fails  # noqa: E402
 
 BATCH_SIZES = (1, 8, 32)
 LENGTHS = ("short", "long")
@@ -35,9 +35,10 @@ WINDOWS = 2
 CHILD = """
 import json, sys, tempfile
 from pathlib import Path
-from pytest_embedeval.latency import (Timing, calibration_model, calibration_workload, make_inputs,
-                                      time_normalised, yardstick_words)
-from pytest_embedeval.models import EmbedTarget, load_target, resolve_model
+from pytest_embedeval.measure.latency import Timing, make_inputs, time_normalised, yardstick_words
+from pytest_embedeval.measure.yardstick import calibration_model, calibration_workload
+from pytest_embedeval.models.pool import load_target
+from pytest_embedeval.models.targets import EmbedTarget, resolve_model
 
 model = load_target(EmbedTarget(resolve_model("minilm", Path(".")), "cpu"))
 out = {}

@@ -27,10 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import markdown  # noqa: E402
 
-from pytest_embedeval.gates import ALPHA, latency_change, speed_fails  # noqa: E402
-from pytest_embedeval.latency import (  # noqa: E402
-    LENGTHS, Timing, calibration_model, calibration_workload, make_inputs, time_normalised)
-from pytest_embedeval.models import EmbedTarget, load_target, resolve_model  # noqa: E402
+from pytest_embedeval.gate.stats import ALPHA, latency_change, speed_fails  # noqa: E402
+from pytest_embedeval.measure.latency import LENGTHS, Timing, make_inputs, time_normalised  # noqa: E402
+from pytest_embedeval.measure.yardstick import calibration_model, calibration_workload  # noqa: E402
+from pytest_embedeval.models.pool import load_target  # noqa: E402
+from pytest_embedeval.models.targets import EmbedTarget, resolve_model  # noqa: E402
 
 TOLERANCES = (0.05, 0.08, 0.10, 0.15)
 DEFAULT = 0.10

@@ -61,8 +61,8 @@ class CallDuration:
 def overhead(sts_path: Path, rounds: int = 3) -> tuple[float, float]:
     from sentence_transformers import SentenceTransformer
 
-    from pytest_embedeval.data import load_sts
-    from pytest_embedeval.models import ALIASES
+    from pytest_embedeval.measure.data import load_sts
+    from pytest_embedeval.models.aliases import ALIASES
 
     model = SentenceTransformer(str(ALIASES["minilm"].local_path()), device="cpu")
     data = load_sts(sts_path, "dev")

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import markdown, sts_arguments, unique_sentences  # noqa: E402
 
-from pytest_embedeval.latency import Timing, summarise, time_alternating  # noqa: E402
-from pytest_embedeval.models import resolve_model  # noqa: E402
-from pytest_embedeval.sts import evaluate_sts  # noqa: E402
+from pytest_embedeval.measure.latency import Timing, summarise, time_alternating  # noqa: E402
+from pytest_embedeval.models.targets import resolve_model  # noqa: E402
+from pytest_embedeval.measure.sts import evaluate_sts  # noqa: E402
 
 SENTENCES = 1000
 BATCH = 32
@@ -37,7 +37,7 @@ def main() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
-    from pytest_embedeval.onnx_backend import OnnxEncoder, export_onnx
+    from pytest_embedeval.models.onnx import OnnxEncoder, export_onnx
 
     args = sts_arguments(__doc__.splitlines()[0]).parse_args()
     data, sentences = unique_sentences(args.sts_path, SENTENCES)

@@ -21,10 +21,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import markdown, sts_arguments, unique_sentences  # noqa: E402
 
-from pytest_embedeval.latency import Timing, measure_latency  # noqa: E402
-from pytest_embedeval.memory import disk_mb, measure_memory  # noqa: E402
-from pytest_embedeval.models import EmbedTarget, ModelSpec, load_target, resolve_model  # noqa: E402
-from pytest_embedeval.zoo import build_random_model  # noqa: E402
+from pytest_embedeval.measure.latency import Timing, measure_latency  # noqa: E402
+from pytest_embedeval.measure.memory import disk_mb, measure_memory  # noqa: E402
+from pytest_embedeval.models.pool import load_target  # noqa: E402
+from pytest_embedeval.models.targets import EmbedTarget, ModelSpec, resolve_model  # noqa: E402
+from pytest_embedeval.models.zoo import build_random_model  # noqa: E402
 
 SENTENCES = 1000
 BATCH = 32

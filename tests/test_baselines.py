@@ -7,15 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from pytest_embedeval.baselines import SCHEMA, BaselineStore, make_entry
+from pytest_embedeval.gate.entries import ENTRY_TYPES
+from pytest_embedeval.gate.store import SCHEMA, BaselineStore
 from pytest_embedeval.errors import BaselineError
-from pytest_embedeval.latency import summarise
-from pytest_embedeval.sts import StsResult
+from pytest_embedeval.measure.latency import summarise
+from pytest_embedeval.measure.sts import StsResult
 
 GOLDEN = Path(__file__).parent / "golden" / "baseline_minilm.json"
 ENVIRONMENT = {"cpu": "Test CPU", "cpu_count": 2, "torch_threads": 2, "gpu": None,
                "versions": {"torch": "2.13.0", "pytest-embedeval": "0.1.0"}, "git_commit": None,
                "date": "2026-11-24T00:00:00+00:00"}
+
+
+def make_entry(result: object) -> dict:
+    """An entry as the gate writes it: the result's kind of entry, with the environment."""
+    return {**ENTRY_TYPES[result.KIND].write(result), "environment": ENVIRONMENT}
 
 
 def entries() -> dict[str, dict[str, dict]]:
@@ -25,8 +31,8 @@ def entries() -> dict[str, dict[str, dict]]:
                     gold=(5.0, 2.0, 0.5))
     latency = summarise([0.0211755123, 0.0210522, 0.0311671], batch_size=8, model="minilm", device="cpu",
                         length="short", tokens=15.125, warmup=2, threads=2)
-    return {"cpu": {"sts:stsb/dev:eedcd2dd2821f58d:bs32": make_entry("sts", sts, ENVIRONMENT),
-                    "latency:bs8:short": make_entry("latency", latency, ENVIRONMENT)}}
+    return {"cpu": {"sts:stsb/dev:eedcd2dd2821f58d:bs32": make_entry(sts),
+                    "latency:bs8:short": make_entry(latency)}}
 
 
 def test_written_file_matches_the_golden_file(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_embedeval.budget import Budget, parse_budget
+from pytest_embedeval.gate.policy import Budget, parse_budget
 
 
 def test_parse_budget() -> None:
@@ -77,8 +77,16 @@ def test_impossible(embed_eval):
 
 def test_generous_budget_passes_impossible_one_fails_readably(pytester: pytest.Pytester, tiny_csv: Path) -> None:
     pytester.makepyfile(BUDGET_TESTS)
-    result = pytester.runpytest("--embed-models=minilm", f"--embed-sts-path={tiny_csv}", "--embed-latency-rounds=3")
+    result = pytester.runpytest("--embed-models=minilm", f"--embed-sts-path={tiny_csv}", "--embed-latency-rounds=3",
+                                "--junitxml=junit.xml")
     result.assert_outcomes(passed=1, failed=1)
+    # the figures the marker alone measured reach JUnit: they are recorded after the budget is checked
+    import xml.etree.ElementTree as ElementTree
+
+    cases = {case.get("name"): case for case in ElementTree.parse(pytester.path / "junit.xml").iter("testcase")}
+    properties = {p.get("name"): p.get("value") for p in cases["test_generous[minilm-cpu]"].iter("property")}
+    for name in ("sts.spearman", "latency.p95_ms", "memory.peak_rss_mb"):
+        assert float(properties[f"embedeval.minilm.cpu.{name}"]) != 0, (name, properties)
     result.stdout.fnmatch_lines([
         "embed_budget missed:",
         "  Spearman * is below the minimum 100.00 for model minilm on cpu, pairs/dev (6 pairs, *pairs.csv)",

@@ -10,7 +10,8 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from pytest_embedeval.cache import EmbeddingCache, cache_key, encoder_identity, folder_fingerprint
+from pytest_embedeval.core.fingerprint import folder_fingerprint
+from pytest_embedeval.measure.cache import EmbeddingCache, cache_key, encoder_identity
 
 STS_TEST = """
 def test_sts(embed_eval):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_embedeval.data import load_sts, read_file
+from pytest_embedeval.measure.data import load_sts, read_file
 from pytest_embedeval.errors import DataError
 
 from .conftest import TINY_PAIRS

@@ -14,8 +14,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_embedeval.baselines import BaselineStore
-from pytest_embedeval.data import load_sts
+from pytest_embedeval.gate.store import BaselineStore
+from pytest_embedeval.measure.data import load_sts
 from pytest_embedeval.errors import BaselineError, DataError
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

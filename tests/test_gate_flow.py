@@ -100,7 +100,7 @@ def test_corrupt_baseline_is_an_error_naming_the_file_and_is_never_overwritten(
 SCRIPTED_MACHINE = """
 import os
 import pytest
-import pytest_embedeval.latency as latency
+import pytest_embedeval.measure.latency as latency
 
 @pytest.fixture(autouse=True)
 def _scripted_machine(monkeypatch):

@@ -5,11 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_embedeval.baselines import Tolerance, encode_floats
+from pytest_embedeval.gate.entries import encode_floats
+from pytest_embedeval.gate.policy import Tolerance
 from pytest_embedeval.errors import BaselineError
-from pytest_embedeval.gates import FAIL, NOT_COMPARABLE, PASS, judge, latency_change, spearman_change, speed_fails
-from pytest_embedeval.latency import CALIBRATION, summarise
-from pytest_embedeval.sts import StsResult
+from pytest_embedeval.gate.judge import judge
+from pytest_embedeval.gate.stats import latency_change, spearman_change, speed_fails
+from pytest_embedeval.gate.verdict import FAIL, NOT_COMPARABLE, PASS
+from pytest_embedeval.measure.latency import summarise
+from pytest_embedeval.measure.yardstick import CALIBRATION
+from pytest_embedeval.measure.sts import StsResult
 
 RNG = np.random.default_rng(7)
 GOLD = RNG.uniform(0, 5, 800)
@@ -45,7 +49,7 @@ def test_bootstrap_is_deterministic_for_a_seed_and_brackets_the_change() -> None
 
 
 def sts_result(cosine: np.ndarray) -> StsResult:
-    from pytest_embedeval.sts import correlations
+    from pytest_embedeval.measure.sts import correlations
 
     spearman, pearson = correlations(GOLD, cosine)
     return StsResult(model="m", device="cpu", dataset="d", split="dev", source="s", fingerprint="f", n_pairs=800,
@@ -55,7 +59,7 @@ def sts_result(cosine: np.ndarray) -> StsResult:
 
 def judge_sts(current: np.ndarray, tolerance: Tolerance = TOLERANCE) -> object:
     entry = {"cosine_f32": encode_floats(BASE), "spearman": 0.0}
-    return judge("sts", sts_result(current), entry, tolerance, key="k", variant="cpu", where="w", machine_now=MACHINE,
+    return judge("sts", sts_result(current), entry, tolerance, where="w", machine_now=MACHINE,
                  confidence=0.95, seed=0)
 
 
@@ -71,10 +75,10 @@ def test_accuracy_gate_fails_a_real_drop_beyond_tolerance_only() -> None:
 
 def test_accuracy_gate_rejects_a_broken_entry() -> None:
     with pytest.raises(BaselineError, match="w: cosine_f32 holds 3 finite values, expected 800"):
-        judge("sts", sts_result(BASE), {"cosine_f32": encode_floats([1, 2, 3])}, TOLERANCE, key="k", variant="cpu", where="w",
+        judge("sts", sts_result(BASE), {"cosine_f32": encode_floats([1, 2, 3])}, TOLERANCE, where="w",
               machine_now=MACHINE, confidence=0.95, seed=0)
     with pytest.raises(BaselineError, match="w: 'cosine_f32' is missing"):
-        judge("sts", sts_result(BASE), {}, TOLERANCE, key="k", variant="cpu", where="w", machine_now=MACHINE, confidence=0.95,
+        judge("sts", sts_result(BASE), {}, TOLERANCE, where="w", machine_now=MACHINE, confidence=0.95,
               seed=0)
 
 
@@ -109,7 +113,7 @@ def judge_latency(entry_machine: dict, current: float, normalised_now: float | N
              "environment": {"cpu": entry_machine["cpu"], "cpu_count": entry_machine["cpu_count"],
                              "torch_threads": entry_machine["torch_threads"], "gpu": None,
                              "versions": {"torch": entry_machine["torch"]}}}
-    return judge("latency", latency_result(current, normalised_now), entry, TOLERANCE, key="k", variant="cpu", where="w",
+    return judge("latency", latency_result(current, normalised_now), entry, TOLERANCE, where="w",
                  machine_now=MACHINE, confidence=0.95, seed=0)
 
 
@@ -136,12 +140,12 @@ def test_speed_gate_without_calibration() -> None:
 
 def test_broken_latency_entry() -> None:
     with pytest.raises(BaselineError, match="w: 'samples_ms' must hold at least two positive timings"):
-        judge("latency", latency_result(20.0, 4.0), {"samples_ms": [1.0, -2.0]}, TOLERANCE, key="k", variant="cpu", where="w",
+        judge("latency", latency_result(20.0, 4.0), {"samples_ms": [1.0, -2.0]}, TOLERANCE, where="w",
               machine_now=MACHINE, confidence=0.95, seed=0)
 
 
 def test_a_speed_alarm_stands_only_if_a_second_window_repeats_it() -> None:
-    from pytest_embedeval.gates import Verdict, confirm_alarm
+    from pytest_embedeval.gate.verdict import Verdict, confirm_alarm
 
     def verdict(status: str, change: str) -> Verdict:
         return Verdict("latency", "m", "cpu", "latency:bs8:short", status, "p50 ms", 10.0, 12.0, change, "tolerance 10%")
@@ -155,8 +159,8 @@ def test_a_speed_alarm_stands_only_if_a_second_window_repeats_it() -> None:
 
 
 def test_memory_gate() -> None:
-    from pytest_embedeval.gates import MEMORY_NOISE_MB
-    from pytest_embedeval.memory import MemoryResult
+    from pytest_embedeval.gate.stats import MEMORY_NOISE_MB
+    from pytest_embedeval.measure.memory import MemoryResult
 
     def result(private: float | None, params: int = 22_000_000, peak: float = 600.0) -> MemoryResult:
         return MemoryResult(model="m", device="cpu", batch_size=8, length="short", params=params,
@@ -168,7 +172,7 @@ def test_memory_gate() -> None:
     entry = {"model_mb": 100.0, "private_mb": 200.0, "params": 22_000_000, "disk_mb": 86.7}
 
     def verdict(current: MemoryResult, baseline: dict = entry) -> object:
-        return judge("memory", current, baseline, TOLERANCE, key="k", variant="cpu", where="w", machine_now=MACHINE,
+        return judge("memory", current, baseline, TOLERANCE, where="w", machine_now=MACHINE,
                      confidence=0.95, seed=0)
 
     assert verdict(result(215.0)).status == PASS  # within 10%

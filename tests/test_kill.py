@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_embedeval import atomic
+from pytest_embedeval.core import atomic
 
 # the child saves versions 1, 2, 3 ... of one baseline file through the plugin's own store, as fast as it can
 SAVER = """
 import sys
 from pathlib import Path
-from pytest_embedeval.baselines import BaselineStore
+from pytest_embedeval.gate.store import BaselineStore
 
 sys.path.insert(0, {tests!r})
 from test_kill import version

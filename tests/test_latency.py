@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_embedeval.latency import LENGTHS, Timing, make_inputs, summarise, time_rounds
+from pytest_embedeval.measure.latency import LENGTHS, Timing, make_inputs, summarise, time_rounds
 
 
 class FakeClock:
@@ -138,7 +138,7 @@ def test_custom_sentences(pytester: pytest.Pytester, tiny_csv: Path) -> None:
 
 
 def test_the_speed_gate_yardstick_encodes_a_batch_of_the_measured_shape() -> None:
-    from pytest_embedeval.latency import measure_latency
+    from pytest_embedeval.measure.latency import measure_latency
 
     class Model:
         def encode(self, texts, **kwargs):

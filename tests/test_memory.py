@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_embedeval.memory import MemoryResult, PhasePeaks, PrivatePeak, disk_mb, encode_calls
+from pytest_embedeval.measure.memory import MemoryResult, PhasePeaks, PrivatePeak, disk_mb, encode_calls
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="exact peaks need Linux")
 
@@ -84,7 +84,7 @@ def independent_peak_mb(minilm_path: Path, batch: int) -> float:
     """
     work = (
         "from sentence_transformers import SentenceTransformer\n"
-        "from pytest_embedeval.latency import make_inputs\n"
+        "from pytest_embedeval.measure.latency import make_inputs\n"
         f"m = SentenceTransformer({str(minilm_path)!r}, device='cpu')\n"
         f"for _ in range({encode_calls(batch, batch)}):\n"
         f"    m.encode(make_inputs('short', {batch}), batch_size={batch}, show_progress_bar=False)\n"

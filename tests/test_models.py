@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from pytest_embedeval.errors import ModelError
-from pytest_embedeval.models import ALIASES, EmbedTarget, ModelPool, ModelSpec, resolve_model, unique_names
+from pytest_embedeval.models.aliases import ALIASES
+from pytest_embedeval.models.pool import ModelPool
+from pytest_embedeval.models.targets import EmbedTarget, ModelSpec, resolve_model, unique_names
 
 
 def test_minilm_alias_resolves_to_the_installed_package(minilm_path: Path, tmp_path: Path) -> None:
@@ -145,7 +147,7 @@ def test_model_is_loaded_once_per_session(pytester: pytest.Pytester, tiny_csv: P
             assert embed_model.encode(["hello"]).shape == (1, 384)
 
         def test_count(embed_eval):
-            assert embed_eval.session.pool.loads == {"minilm-cpu": 1}
+            assert embed_eval.resources.pool.loads == {"minilm-cpu": 1}
     """)
     pytester.runpytest("--embed-models=minilm", "-p", "no:randomly").assert_outcomes(passed=6)
 

@@ -27,7 +27,7 @@ def test_hub(embed_eval):
 
 
 def _hub_reachable() -> bool:
-    from pytest_embedeval.hub import _unreachable
+    from pytest_embedeval.core.hub import _unreachable
 
     try:
         return _unreachable("sentence-transformers/all-MiniLM-L6-v2", "model") is None

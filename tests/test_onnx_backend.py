@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from pytest_embedeval.errors import ModelError
-from pytest_embedeval.onnx_backend import EXPORT_NAME, OnnxEncoder, export_onnx
+from pytest_embedeval.models.onnx import EXPORT_NAME, OnnxEncoder, export_onnx
 
 MINILM_SPEARMAN = 86.72  # MiniLM fp32 on torch, STS-B dev (README, tests/test_sts.py)
 
@@ -49,7 +49,7 @@ def encoder(minilm: Any, onnx_folder: Path) -> OnnxEncoder:
 
 @pytest.fixture(scope="module")
 def dev(stsb_dir: Path) -> Any:
-    from pytest_embedeval.data import load_sts
+    from pytest_embedeval.measure.data import load_sts
 
     return load_sts(stsb_dir, "dev")
 
@@ -75,7 +75,7 @@ def test_embeddings_agree_with_torch(dev_embeddings: tuple[Any, Any]) -> None:
 
 
 def test_sts_dev_spearman_matches_torch(dev: Any, unique: list[str], dev_embeddings: tuple[Any, Any]) -> None:
-    from pytest_embedeval.sts import evaluate_sts
+    from pytest_embedeval.measure.sts import evaluate_sts
 
     rows = {name: dict(zip(unique, embeddings)) for name, embeddings in zip(("torch", "onnx"), dev_embeddings)}
     scores = {name: evaluate_sts(lambda sentences, name=name: np.stack([rows[name][s] for s in sentences]), dev,
@@ -122,8 +122,8 @@ def test_long_inputs_are_truncated_at_max_seq_length(minilm: Any, encoder: OnnxE
 
 
 def test_attributes_the_plugin_reads(minilm: Any, encoder: OnnxEncoder) -> None:
-    from pytest_embedeval.latency import mean_tokens
-    from pytest_embedeval.variants import weight_summary
+    from pytest_embedeval.measure.latency import mean_tokens
+    from pytest_embedeval.models.weights import weight_summary
 
     import torch
 
@@ -138,7 +138,7 @@ def test_attributes_the_plugin_reads(minilm: Any, encoder: OnnxEncoder) -> None:
 
 
 def test_latency_measures_the_onnx_encoder(encoder: OnnxEncoder) -> None:
-    from pytest_embedeval.latency import Timing, measure_latency
+    from pytest_embedeval.measure.latency import Timing, measure_latency
 
     result = measure_latency(encoder, model_name="minilm", device="cpu", batch_size=4, length="short",
                              timing=Timing(rounds=3, warmup=1))
@@ -146,7 +146,7 @@ def test_latency_measures_the_onnx_encoder(encoder: OnnxEncoder) -> None:
 
 
 def test_variants_apply_builds_it(minilm: Any, onnx_folder: Path) -> None:
-    from pytest_embedeval.variants import apply
+    from pytest_embedeval.models.variants import apply
 
     assert isinstance(apply(minilm, "fp32", "onnx", onnx_folder), OnnxEncoder)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_embedeval.options import OPTIONS, Settings, parse_devices, parse_list
+from pytest_embedeval.plugin.options import OPTIONS, Settings, parse_devices, parse_list
 
 REPORT_TEST = """
 def test_sts(embed_eval):
@@ -70,7 +70,7 @@ def test_ini_selects_models_devices_and_data(pytester: pytest.Pytester, minilm_p
                      f"embed_sts_path = {tiny_csv.name}\nembed_batch_size = 4\n")
     pytester.makepyfile("""
         def test_settings(embed_eval, request):
-            assert embed_eval.session.settings.batch_size == 4
+            assert embed_eval.resources.settings.batch_size == 4
             assert embed_eval.dataset().name == "pairs"
     """)
     result = pytester.runpytest("-v")

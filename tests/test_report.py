@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_embedeval.atomic import write_json_atomic
+from pytest_embedeval.core.atomic import write_json_atomic
 
 
 def test_report_holds_figures_and_versions(pytester: pytest.Pytester, tiny_csv: Path) -> None:
@@ -65,7 +65,7 @@ def test_atomic_write_refuses_nan_and_keeps_the_old_file(tmp_path: Path) -> None
 
 
 def test_terminal_table_has_one_row_per_target_with_size_memory_speed_and_accuracy() -> None:
-    from pytest_embedeval.report import target_table
+    from pytest_embedeval.report.tables import target_table
 
     who = {"model": "minilm", "device": "cpu", "variant": ""}
     records = [

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_embedeval.data import StsDataset, load_sts
+from pytest_embedeval.measure.data import StsDataset, load_sts
 from pytest_embedeval.errors import DataError
-from pytest_embedeval.models import ALIASES
-from pytest_embedeval.retrieval import build_retrieval_set, evaluate_hybrid, ranking_metrics
+from pytest_embedeval.models.aliases import ALIASES
+from pytest_embedeval.measure.retrieval import build_retrieval_set, evaluate_hybrid, ranking_metrics
 
 
 def dataset(rows: list[tuple[str, str, float]]) -> StsDataset:
@@ -55,7 +55,7 @@ def test_perfect_rankings_score_one() -> None:
 
 
 def test_break_even_weighs_index_time_against_time_per_query() -> None:
-    from pytest_embedeval.retrieval import HybridResult
+    from pytest_embedeval.measure.retrieval import HybridResult
 
     def result(hybrid_index_s: float, hybrid_query_ms: float) -> HybridResult:
         metrics = {"recall@1": 1.0, "recall@10": 1.0, "mrr@10": 1.0, "ndcg@10": 1.0}
@@ -94,7 +94,9 @@ def test_hybrid_with_the_same_model_twice_equals_that_model_alone(minilm_path: P
     assert all(row["query_ms"] > 0 and row["index_s"] > 0 for row in result.rows)
     # a hybrid re-encodes its k candidates per query: k=20 costs more than k=10
     assert result.row("hybrid k=20")["query_ms"] > result.row("hybrid k=10")["query_ms"]
-    lines = result.table()
+    from pytest_embedeval.report.tables import hybrid_table
+
+    lines = hybrid_table(result)
     assert lines[0].startswith("retrieve + rerank: minilm retrieves, minilm reranks")
     assert "hybrid k=10 reaches 100.0% of the large model's nDCG@10" in lines[-1]
 

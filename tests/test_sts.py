@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_embedeval.data import StsDataset
-from pytest_embedeval.sts import evaluate_sts, pair_cosine
+from pytest_embedeval.measure.data import StsDataset
+from pytest_embedeval.measure.sts import evaluate_sts, pair_cosine
 
 from .conftest import TINY_PAIRS
 
@@ -94,7 +94,7 @@ def test_sts_is_measured_once_per_session(pytester: pytest.Pytester, tiny_csv: P
         def test_sts(embed_eval, n):
             embed_eval.sts().assert_spearman(min=50)
         def test_once(embed_eval):
-            assert len([k for k in embed_eval.session.measurements if k[0] == "sts"]) == 1
+            assert len([k for k in embed_eval.resources.measurements if k[0] == "sts"]) == 1
     """)
     pytester.runpytest("--embed-models=minilm", f"--embed-sts-path={tiny_csv}").assert_outcomes(passed=4)
 
@@ -128,7 +128,7 @@ def test_sts_splits_parametrize_sts_dataset(pytester: pytest.Pytester, tmp_path:
 def test_correlations_equal_scipy_with_ties() -> None:
     from scipy.stats import pearsonr, rankdata, spearmanr
 
-    from pytest_embedeval.sts import average_ranks, correlations
+    from pytest_embedeval.measure.sts import average_ranks, correlations
 
     rng = np.random.default_rng(5)
     gold = rng.integers(0, 6, 500).astype(float)  # many ties, like STS gold scores
@@ -142,17 +142,17 @@ def test_correlations_equal_scipy_with_ties() -> None:
 SLOW_LOAD = """
 import time
 import pytest
-import pytest_embedeval.session as session_module
+import pytest_embedeval.models.pool as pool_module
 
 @pytest.fixture(autouse=True)
 def _slow_load(monkeypatch):
-    load = session_module.load_target
+    load = pool_module.load_target
 
     def slow(*args, **kwargs):
         time.sleep(2.0)
         return load(*args, **kwargs)
 
-    monkeypatch.setattr(session_module, "load_target", slow)
+    monkeypatch.setattr(pool_module, "load_target", slow)
 """
 
 
@@ -162,7 +162,7 @@ def test_encode_seconds_leave_the_model_load_out(pytester: pytest.Pytester, tiny
     pytester.makepyfile("""
         def test_sts(embed_eval):
             result = embed_eval.sts()
-            assert embed_eval.session.pool.load_seconds["minilm-cpu"] >= 2.0
+            assert embed_eval.resources.pool.load_seconds["minilm-cpu"] >= 2.0
             assert 0 < result.encode_seconds < 1.0, result.encode_seconds
     """)
     result = pytester.runpytest("--embed-models=minilm", f"--embed-sts-path={tiny_csv}", "-p", "no:cacheprovider")

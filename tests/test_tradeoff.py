@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_embedeval.tradeoff import draw_figure, pareto_front, points_from, render_html, write_tradeoff
+from pytest_embedeval.report.tradeoff import draw_figure, pareto_front, points_from, render_html, write_tradeoff
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

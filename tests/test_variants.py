@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from pytest_embedeval.errors import ModelError
-from pytest_embedeval.models import EmbedTarget, ModelSpec, split_variant
-from pytest_embedeval.variants import parse_variant, unsupported, variant_name
+from pytest_embedeval.models.targets import EmbedTarget, ModelSpec, split_variant
+from pytest_embedeval.models.variants import parse_variant, unsupported, variant_name
 
 
 def test_names_and_parsing() -> None:

@@ -13,7 +13,7 @@ pytest.importorskip("xdist")
 WINDOW_LOG = """
 import json, os, time
 import pytest
-import pytest_embedeval.latency as latency
+import pytest_embedeval.measure.latency as latency
 
 @pytest.fixture(autouse=True)
 def _log_timing_windows(monkeypatch):
@@ -46,7 +46,7 @@ def test_memory(embed_eval):
 
 def test_loaded_once_per_worker(embed_eval):
     embed_eval.model
-    assert all(count == 1 for count in embed_eval.session.pool.loads.values())
+    assert all(count == 1 for count in embed_eval.resources.pool.loads.values())
 """
 
 

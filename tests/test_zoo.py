@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_embedeval.zoo import SHAPES, build_random_model
+from pytest_embedeval.models.zoo import SHAPES, build_random_model
 
 
 def test_minilm_shape_matches_the_real_minilm(tmp_path: Path, minilm_path: Path) -> None:

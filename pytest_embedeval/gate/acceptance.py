@@ -1,0 +1,98 @@
+"""Model-upgrade acceptance: candidate against incumbent in one run, one verdict.
+
+``--embed-candidate=ID --embed-incumbent=ID`` adds one test item that measures
+both models on the same data and machine and accepts the candidate only if
+
+* accuracy is not inferior: the one-sided confidence bound of the Spearman
+  change (paired bootstrap over the same pairs; the lower end of the
+  two-sided interval at 2 x confidence - 1) lies above ``-max_drop``, the
+  textbook non-inferiority test: the candidate must show it is not worse;
+* it is not slower beyond ``max_slowdown``: both are timed in alternating
+  rounds, so drift hits both, and judged like the speed gate;
+* its weights in memory and the peak RSS of a process loading it and
+  encoding grow by at most ``max_memory_growth`` (dynamic int8 quantization
+  shrinks the first and, done at load time, grows the second).
+
+The plugin's acceptance item fails (and the exit status with it) on REJECT, listing the reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pytest_embedeval.gate.policy import Tolerance
+from pytest_embedeval.gate.stats import ALPHA, growth_fails, latency_change, spearman_change, speed_fails
+from pytest_embedeval.measure.latency import make_inputs, time_alternating
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    incumbent: str
+    candidate: str
+    change: str
+    limit: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class AcceptanceResult:
+    candidate: str
+    incumbent: str
+    device: str
+    criteria: tuple[Criterion, ...]
+
+    @property
+    def accepted(self) -> bool:
+        return all(c.ok for c in self.criteria)
+
+    @property
+    def verdict(self) -> str:
+        return "ACCEPT" if self.accepted else "REJECT"
+
+    def reasons(self) -> list[str]:
+        return [f"{c.name} {c.change} is outside the limit {c.limit}" for c in self.criteria if not c.ok]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "verdict": self.verdict}
+
+
+def _ratio_criterion(name: str, before: float | None, after: float | None, max_growth: float,
+                     fmt: str = "{:.1f}") -> Criterion:
+    change = f"x{after / before:.3f}" if before and after is not None else "-"
+    return Criterion(name, "-" if before is None else fmt.format(before), "-" if after is None else fmt.format(after),
+                     change, f"<= x{1 + max_growth:.2f}", not growth_fails(before, after, max_growth))
+
+
+def evaluate_upgrade(candidate: Any, incumbent: Any, tolerance: Tolerance, *, confidence: float, seed: int, timing: Any,
+                     batch_size: int) -> AcceptanceResult:
+    """Measure both ``EmbedEval`` objects and judge the candidate."""
+    import torch
+
+    new, old = candidate.sts(), incumbent.sts()
+    accuracy = spearman_change(new.gold, old.cosine, new.cosine, confidence=2 * confidence - 1, seed=seed)
+    criteria = [Criterion("Spearman", f"{accuracy.baseline:.2f}", f"{accuracy.current:.2f}",
+                          f"{accuracy.delta:+.2f} points [{accuracy.low:+.2f}, {accuracy.high:+.2f}]",
+                          f"{2 * confidence - 1:.0%} low >= -{tolerance.max_drop:g}",
+                          accuracy.low >= -tolerance.max_drop)]
+
+    texts = make_inputs("short", batch_size)
+    models = [candidate.model, incumbent.model]
+    runs = [lambda m=m: m.encode(texts, batch_size=batch_size, show_progress_bar=False) for m in models]
+    sync = torch.cuda.synchronize if candidate.device.startswith("cuda") else None
+    new_s, old_s = time_alternating(runs, timing, sync)
+    speed = latency_change([s * 1000 for s in old_s], [s * 1000 for s in new_s], confidence=confidence, seed=seed)
+    criteria.append(Criterion(f"p50 ms (batch {batch_size})", f"{sorted(old_s)[len(old_s) // 2] * 1000:.1f}",
+                              f"{sorted(new_s)[len(new_s) // 2] * 1000:.1f}",
+                              f"x{speed.ratio:.3f} [{speed.low:.3f}, {speed.high:.3f}]",
+                              f"<= x{1 + tolerance.max_slowdown:.2f}",
+                              not speed_fails(speed, max_slowdown=tolerance.max_slowdown, alpha=ALPHA)))
+
+    new_m, old_m = candidate.memory(batch_size), incumbent.memory(batch_size)
+    growth = tolerance.max_memory_growth
+    criteria += [  # weights: what the model holds; peak RSS: what a container limit sees (load + encode)
+        _ratio_criterion("weights MB", sum(old_m.weight_mb.values()), sum(new_m.weight_mb.values()), growth),
+        _ratio_criterion("peak RSS MB", old_m.peak_rss_mb, new_m.peak_rss_mb, growth, "{:.0f}"),
+    ]
+    return AcceptanceResult(candidate.target.label, incumbent.target.label, candidate.device, tuple(criteria))

@@ -1,0 +1,107 @@
+"""The statistics behind every gate: is a change real, and is it large?
+
+Both questions matter: significance alone fires on changes too small to
+matter; size alone fires on noise.  The design and its measured noise are in
+docs/gates.md.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from pytest_embedeval.measure.sts import average_ranks, correlations
+
+ALPHA = 0.01  # the speed gate's one-sided Mann-Whitney level
+MEMORY_NOISE_MB = 32.0  # private-memory growth smaller than this is allocator noise (docs/gates.md)
+
+
+def _spearman_rows(gold: Any, predicted: Any, axis: int = -1) -> Any:
+    """Spearman x100 along ``axis``, vectorised for the bootstrap's resamples."""
+    import numpy as np
+    from scipy.stats import rankdata
+
+    a = rankdata(gold, axis=axis)
+    b = rankdata(predicted, axis=axis)
+    a = a - a.mean(axis=axis, keepdims=True)
+    b = b - b.mean(axis=axis, keepdims=True)
+    return 100.0 * (a * b).sum(axis=axis) / np.sqrt((a * a).sum(axis=axis) * (b * b).sum(axis=axis))
+
+
+@dataclass(frozen=True)
+class AccuracyChange:
+    baseline: float  # Spearman x100 of the baseline's cosines
+    current: float
+    delta: float  # current - baseline, points
+    low: float  # confidence interval of delta
+    high: float
+
+
+def spearman_change(gold: Sequence[float], baseline: Sequence[float], current: Sequence[float], *,
+                    confidence: float, seed: int, resamples: int = 2000) -> AccuracyChange:
+    """Paired bootstrap of the change in Spearman over the same pairs (scipy.stats.bootstrap, BCa)."""
+    import numpy as np
+
+    # baselines keep float32 cosines: compare at that precision, so an identical model is identical
+    g = np.asarray(gold, dtype=np.float64)
+    b, c = (np.asarray(x, dtype=np.float32).astype(np.float64) for x in (baseline, current))
+    before, after = correlations(g, b)[0], correlations(g, c)[0]
+    # Spearman sees only the order of the scores.  When both order the pairs alike (ties included), every
+    # resample gives both the same correlation: the change is exactly zero, with no resampling and no scipy
+    # import.  That is the common case of an unchanged model on another CPU: measured between an AMD EPYC
+    # and an Intel Xeon, 1,183 of 1,500 STS-B dev cosines differed (by at most 3e-7), no pair changed rank.
+    if np.array_equal(average_ranks(b), average_ranks(c)):
+        return AccuracyChange(before, after, 0.0, 0.0, 0.0)
+    from scipy.stats import bootstrap
+
+    def delta(gs: Any, bs: Any, cs: Any, axis: int = -1) -> Any:
+        return _spearman_rows(gs, cs, axis) - _spearman_rows(gs, bs, axis)
+
+    interval = None
+    for method in ("BCa", "percentile"):  # BCa is undefined for a near-constant change; fall back
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scipy warns when BCa degenerates; we check for NaN instead
+            interval = bootstrap((g, b, c), delta, paired=True, vectorized=True, n_resamples=resamples, batch=250,
+                                 confidence_level=confidence, method=method,
+                                 rng=np.random.default_rng(seed)).confidence_interval
+        if np.isfinite([interval.low, interval.high]).all():
+            break
+    low, high = float(interval.low), float(interval.high)
+    return AccuracyChange(before, after, after - before, low, high)
+
+
+@dataclass(frozen=True)
+class SpeedChange:
+    ratio: float  # median(current) / median(baseline), after calibration scaling
+    low: float
+    high: float
+    p_value: float  # one-sided Mann-Whitney: current slower than baseline
+
+
+def latency_change(baseline: Sequence[float], current: Sequence[float], *, confidence: float, seed: int,
+                   resamples: int = 2000) -> SpeedChange:
+    """Median ratio with a bootstrap interval, and the one-sided Mann-Whitney p-value."""
+    import numpy as np
+    from scipy.stats import bootstrap, mannwhitneyu
+
+    base = np.asarray(baseline, dtype=np.float64)
+    now = np.asarray(current, dtype=np.float64)
+
+    def ratio(c: Any, b: Any, axis: int = -1) -> Any:
+        return np.median(c, axis=axis) / np.median(b, axis=axis)
+
+    interval = bootstrap((now, base), ratio, vectorized=True, n_resamples=resamples, confidence_level=confidence,
+                         method="percentile", rng=np.random.default_rng(seed)).confidence_interval
+    p_value = float(mannwhitneyu(now, base, alternative="greater").pvalue)
+    return SpeedChange(float(ratio(now, base)), float(interval.low), float(interval.high), p_value)
+
+
+def speed_fails(change: SpeedChange, *, max_slowdown: float, alpha: float) -> bool:
+    return change.p_value < alpha and change.ratio > 1.0 + max_slowdown
+
+
+def growth_fails(baseline: float | None, current: float | None, max_growth: float, floor: float = 0.0) -> bool:
+    """Grown beyond ``max_growth`` (a fraction) and by more than ``floor`` (in the figure's unit)."""
+    return (baseline is not None and current is not None and current > baseline * (1.0 + max_growth)
+            and current - baseline > floor)

@@ -1,0 +1,61 @@
+"""A verdict: the outcome of comparing one measurement with its baseline, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from pytest_embedeval.models.targets import TargetKey
+
+PASS, FAIL, NO_BASELINE, NOT_COMPARABLE, SAVED, UPDATED = (
+    "pass", "FAIL", "no baseline", "not comparable", "saved", "updated")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of comparing one measurement with its baseline."""
+
+    kind: str  # sts, latency, memory
+    model: str
+    device: str  # the baseline file's variant section: "cpu", "cpu-int8"
+    key: str  # the baseline entry, e.g. "sts:stsb/dev:eedcd2dd:bs32"
+    status: str
+    metric: str = ""
+    baseline: float | None = None
+    current: float | None = None
+    change: str = ""  # "-1.02 points [-1.31, -0.74]", "x1.18 [1.15, 1.21]"
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAIL
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """One verdict per (model, variant section, entry): a re-measurement replaces it."""
+        return self.model, self.device, self.key
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        figures = f"{self.metric} {_fmt(self.baseline)} -> {_fmt(self.current)} ({self.change})" if self.metric else ""
+        return " ".join(part for part in (f"{self.model} {self.device} {self.key}: {self.status}.", figures,
+                                          self.detail) if part)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def verdict_for(result: Any, status: str, **fields: Any) -> Verdict:
+    target: TargetKey = result.target
+    return Verdict(result.KIND, target.model, target.variant_key, result.entry_key(), status, **fields)
+
+
+def confirm_alarm(first: Verdict, second: Verdict) -> Verdict:
+    """A speed alarm from one window of rounds stands only if a second window fails too."""
+    if second.failed:
+        return replace(first, detail=f"{first.detail}; confirmed by a second window of rounds: {second.change}")
+    return replace(second, detail=f"{second.detail}; a first window of rounds said {first.change}, which this "
+                                  "second window did not confirm: noise")

@@ -1,0 +1,184 @@
+"""``embed_eval`` and ``embed_hybrid``: the objects a test uses to measure its models.
+
+``EmbedEval`` is bound to one target (model on device) and gets what it needs
+(:class:`Resources`) and where its results go (a :class:`TestRecorder`), as
+pytest-benchmark's fixture gets ``add_stats``.  Measurements are memoised per
+session: two tests asking for the same STS score, latency or memory figure of
+the same model share one run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any, Sequence
+
+import pytest
+
+from pytest_embedeval.measure.cache import encoder_identity
+from pytest_embedeval.measure.data import StsDataset
+from pytest_embedeval.measure.latency import LatencyResult, make_inputs, measure_latency
+from pytest_embedeval.measure.memory import MemoryResult, measure_memory
+from pytest_embedeval.measure.sts import StsResult, evaluate_sts
+from pytest_embedeval.models.targets import EmbedTarget, TargetKey, local_folder, resolve_device
+from pytest_embedeval.plugin.run import Resources, TestRecorder
+
+
+class EmbedEval:
+    def __init__(self, resources: Resources, target: EmbedTarget, split: str, recorder: TestRecorder) -> None:
+        self.resources = resources
+        self.target = target
+        self.split = split
+        self.recorder = recorder
+
+    def __repr__(self) -> str:
+        return f"<EmbedEval {self.target.id}>"
+
+    @property
+    def model(self) -> Any:
+        """The loaded SentenceTransformer (loaded on first use, once per session)."""
+        return self.resources.pool.get(self.target)
+
+    @property
+    def device(self) -> str:
+        return resolve_device(self.target.device)
+
+    def dataset(self, split: str | None = None) -> StsDataset:
+        return self.resources.dataset(split or self.split)
+
+    def sts(self, split: str | None = None, *, dataset: StsDataset | None = None,
+            batch_size: int | None = None) -> StsResult:
+        """Spearman/Pearson x100 of cosine similarity against gold scores (MTEB scoring)."""
+        data = dataset if dataset is not None else self.dataset(split)
+        size = batch_size or self.resources.settings.batch_size
+
+        def measure() -> StsResult:
+            encode_seconds: list[float] = []
+
+            def encode(sentences: list[str]) -> Any:
+                model = self.model  # loaded on a cache miss only, and before the clock starts: loading
+                start = time.perf_counter()  # (imports, weights, an ONNX export) is not encoding
+                vectors = model.encode(sentences, batch_size=size, show_progress_bar=False, convert_to_numpy=True)
+                encode_seconds.append(time.perf_counter() - start)
+                return vectors
+
+            cache = self.resources.embeddings
+            fingerprint = self.resources.model_fingerprint(self.target) if cache is not None else None
+            if cache is not None and fingerprint is not None:
+                encode = cache.encoder(encoder_identity(fingerprint, self.device, size, self.target.variant),
+                                       encode)
+            with self.resources.lock.encoding():
+                result = evaluate_sts(encode, data, model=self.target.model.name, device=self.device,
+                                      batch_size=size)
+            # None: the embeddings came from the cache, the model never encoded
+            return replace(result, variant=self.target.variant,
+                           encode_seconds=sum(encode_seconds) if encode_seconds else None)
+
+        key = ("sts", self.target, data.name, data.split, data.source, data.fingerprint, size)
+        result = self.resources.memoise(key, measure)
+        self.recorder.record(result)
+        return result
+
+    def latency(self, batch_size: int | None = None, length: str | int = "short", *,
+                sentences: Sequence[str] | None = None, rounds: int | None = None,
+                warmup: int | None = None) -> LatencyResult:
+        """Per-batch ``encode`` latency: p50/p95/p99, mean, IQR, sentences/s.
+
+        ``length`` is short (12 words), medium (48), long (320, beyond most
+        models' max length, so truncated) or a word count; ``sentences`` times
+        your own inputs instead.
+        """
+        if self.resources.benchmark_skip:
+            pytest.skip("--benchmark-skip: latency is not measured")
+        size = batch_size or self.resources.settings.batch_size
+        settings = self.resources.settings
+        timing = replace(self.resources.timing, rounds=rounds or settings.latency_rounds,
+                         warmup=settings.latency_warmup if warmup is None else warmup)
+        texts = list(sentences) if sentences is not None else None
+
+        label = "custom" if texts is not None else str(length)
+        key = TargetKey(self.target.model.name, self.device, self.target.variant)
+        gated = self.recorder.wants(key, f"latency:bs{size}:{label}")
+
+        def measure() -> LatencyResult:
+            model = self.model  # loaded before taking the lock: loading is not timed
+            calibration = self.resources.calibration_workload(self.device) if gated else None
+            with self.resources.lock.timing():
+                result = measure_latency(model, model_name=self.target.model.name, device=self.device,
+                                         batch_size=size, length=length, timing=timing, sentences=texts,
+                                         calibration=calibration)
+            return replace(result, variant=self.target.variant)
+
+        memo = ("latency", self.target, size, length, tuple(texts or ()), timing.rounds, timing.warmup, gated)
+        result = self.resources.memoise(memo, measure)
+        # a speed alarm is confirmed by a second measurement before it fails the test (verdict.confirm_alarm)
+        self.recorder.record(result, confirm=measure if gated else None)
+        return result
+
+    def latency_sweep(self, batch_sizes: Sequence[int] = (1, 8, 32), lengths: Sequence[str | int] = ("short",),
+                      **options: Any) -> list[LatencyResult]:
+        """:meth:`latency` for every batch size x input length, in one call."""
+        return [self.latency(size, length, **options) for length in lengths for size in batch_sizes]
+
+    def memory(self, batch_size: int | None = None, length: str | int = "short", *,
+               sentences: Sequence[str] | None = None) -> MemoryResult:
+        """Parameters, weight bytes, disk size, peak RSS and CUDA peak of load + encode.
+
+        Measured in a fresh child process, so the figures are the model's alone.
+        """
+        size = batch_size or self.resources.settings.batch_size
+        texts = list(sentences) if sentences is not None else make_inputs(length, size)
+        label = "custom" if sentences is not None else str(length)
+
+        def measure() -> MemoryResult:
+            target = self.resources.pool.materialise(self.target)
+            # peak RSS is per process, but the child's CPU work must not land inside another worker's timing
+            with self.resources.lock.encoding():
+                return measure_memory(replace(target, device=self.device), device=self.device, sentences=texts,
+                                      batch_size=size, length=label,
+                                      trust_remote_code=self.resources.settings.trust_remote_code,
+                                      folder=local_folder(target.model))
+
+        result = self.resources.memoise(("memory", self.target, size, label, tuple(texts)), measure)
+        self.recorder.record(result)
+        return result
+
+
+def hybrid_pair(targets: list[EmbedTarget]) -> tuple[EmbedTarget, EmbedTarget] | str:
+    """The run's first and last model (fp32, torch, first device) as retriever and reranker, or why not."""
+    plain = [t for t in targets if not t.variant and t.device == targets[0].device]
+    names = list(dict.fromkeys(t.model.name for t in plain))
+    if len(names) < 2:
+        return ("retrieve + rerank needs two models: pass --embed-models=SMALL,...,LARGE "
+                "(the first retrieves, the last reranks)")
+    first = next(t for t in plain if t.model.name == names[0])
+    last = next(t for t in plain if t.model.name == names[-1])
+    return first, last
+
+
+class HybridEval:
+    """``embed_hybrid``: retrieve with the run's first model, rerank with its last (see retrieval.py)."""
+
+    def __init__(self, resources: Resources, small: EmbedTarget, large: EmbedTarget, split: str,
+                 results: Any) -> None:
+        self.resources, self.small, self.large, self.split = resources, small, large, split
+        self.results = results  # the run's RunResults: the hybrid table goes into the report
+
+    def __call__(self, ks: Sequence[int] = (10, 20, 50, 100), timed_queries: int = 20,
+                 split: str | None = None) -> Any:
+        from pytest_embedeval.measure.retrieval import build_retrieval_set, evaluate_hybrid
+
+        data = self.resources.dataset(split or self.split)
+        small, large = self.resources.pool.get(self.small), self.resources.pool.get(self.large)
+
+        def measure() -> Any:
+            with self.resources.lock.timing():  # per-query latency is a timing
+                return evaluate_hybrid(small, large, build_retrieval_set(data), small_name=self.small.model.name,
+                                       large_name=self.large.model.name, device=resolve_device(self.small.device),
+                                       ks=tuple(ks), batch_size=self.resources.settings.batch_size,
+                                       timed_queries=timed_queries)
+
+        key = ("hybrid", self.small, self.large, data.fingerprint, tuple(ks), timed_queries)
+        result = self.resources.memoise(key, measure)
+        self.results.add_hybrid(result.to_dict())
+        return result

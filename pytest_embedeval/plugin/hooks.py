@@ -1,0 +1,197 @@
+"""The plugin object: its methods are pytest's hooks, wiring options, fixtures, measurements and outputs.
+
+Registered in ``pytest_configure`` (as pytest-xdist registers its DSession),
+so its state is its own, not module globals.  ``run`` is None when no model
+is selected: the fixtures then skip and nothing heavy is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_embedeval.errors import EmbedEvalError
+from pytest_embedeval.plugin import markers, xdist
+from pytest_embedeval.plugin.options import Settings
+from pytest_embedeval.plugin.state import ITEM_STATE, ItemState
+
+RUN = pytest.StashKey["Any"]()  # the EmbedRun, or None: read by the fixtures
+
+
+class EmbedEvalPlugin:
+    def __init__(self, config: pytest.Config, settings: Settings, run: Any) -> None:
+        self.config = config
+        self.settings = settings
+        self.run = run  # EmbedRun | None
+        self.notes: list[str] = []  # "report written to ..." lines for the terminal summary
+
+    # -- collection ---------------------------------------------------------------------------------
+
+    def pytest_report_header(self) -> list[str]:
+        if self.run is None:
+            return []
+        data = self.settings.sts_path or "hub:sentence-transformers/stsb"
+        models = ", ".join(t.id for t in self.run.targets) or "none"
+        if self.run.acceptance_targets:
+            candidate, incumbent = self.run.acceptance_targets
+            models += f"; acceptance {candidate.id} vs {incumbent.id}"
+        return [f"embedeval: models {models}; STS data {data}"]
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if any(metafunc.definition.get_closest_marker(name) for name in markers.NAMES):
+            markers.check_markers(metafunc)
+        if self.run is None:
+            return
+        targets = self.run.targets
+        if "embed_target" in metafunc.fixturenames and not _user_parametrizes(metafunc, "embed_target"):
+            metafunc.parametrize("embed_target", targets, ids=[t.id for t in targets], indirect=True)
+        if "sts_dataset" in metafunc.fixturenames and not _user_parametrizes(metafunc, "sts_dataset"):
+            splits = self.settings.sts_splits
+            metafunc.parametrize("sts_dataset", splits, ids=list(splits), indirect=True)
+
+    def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        """``--embed-candidate/--embed-incumbent`` add the one acceptance test."""
+        if self.run is None or self.run.acceptance_targets is None:
+            return
+        from pytest_embedeval.plugin.items import AcceptanceItem
+
+        candidate, incumbent = self.run.acceptance_targets
+        name = f"embed-acceptance[{candidate.label}-vs-{incumbent.label}]"
+        item = AcceptanceItem.from_parent(session, name=name, embed_run=self.run)
+        items.append(item)
+        # reported like any collected item, so "collected N items" (and xdist's count) includes it
+        self.config.hook.pytest_collectreport(report=pytest.CollectReport(item.nodeid, "passed", None, [item]))
+
+    # -- running a test -----------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """A fresh state for the test, before its fixtures: embed_eval reports into it."""
+        if self.run is not None:
+            item.stash[ITEM_STATE] = ItemState(markers.tolerance_of(item, self.run.recording.default_tolerance))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        """After the test body: its embed_budget, then the baseline gates of everything it measured."""
+        state = item.stash.get(ITEM_STATE, None)
+        failures: list[str] = []
+        try:
+            result = yield
+            failures += markers.budget_failures(item)  # only after a passing body
+        finally:
+            if state is not None:  # after the budget, so figures measured only by the marker are in JUnit too
+                item.user_properties.extend(state.properties())
+        if state is None:
+            return result
+        gate_failures, skip = state.outcome(self.settings.baseline_missing)
+        failures += gate_failures
+        if failures:  # the messages say it all; the hook's own traceback would only distract
+            pytest.fail("\n".join(failures), pytrace=False)
+        if skip:
+            pytest.skip(skip)
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        """Show an EmbedEvalError as its message alone: it names the file, option or model."""
+        report = yield
+        if call.excinfo is not None and isinstance(call.excinfo.value, EmbedEvalError):
+            report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
+        return report
+
+    # -- xdist --------------------------------------------------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller: give every worker the same measurement lock file."""
+        from pytest_embedeval.core.lock import WORKERINPUT_KEY
+
+        node.workerinput[WORKERINPUT_KEY] = str(xdist.lock_file(node.config))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist controller: take in what a worker measured, compared and wants written."""
+        message = xdist.received(node)
+        if self.run is not None and message:
+            self.run.recording.results.merge(message["results"])
+            self.run.recording.gatekeeper.merge_pending(message["pending"])
+
+    # -- the end ------------------------------------------------------------------------------------
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Workers hand their results over; only the controller writes files."""
+        from pytest_embedeval.core.environment import describe
+        from pytest_embedeval.report.outputs import write_report
+        from pytest_embedeval.report.records import RunResults
+
+        run = self.run
+        if xdist.is_worker(self.config):
+            if run is not None:
+                keeper = run.recording._gatekeeper
+                xdist.send(self.config, {"results": run.recording.results.message(),
+                                         "pending": keeper.pending if keeper is not None else {}})
+            return
+        if run is None:
+            if self.settings.report is not None:
+                write_report(self.settings.report, RunResults(), describe(self.config.rootpath))
+            return
+        errors = self._write_outputs()
+        if errors:
+            self.notes[:0] = errors
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write_outputs(self) -> list[str]:
+        """Baselines, JSON report, Markdown summary, trade-off (controller only); the errors, if any."""
+        from pytest_embedeval.core.environment import describe
+        from pytest_embedeval.report.outputs import markdown_summary, write_markdown, write_report
+
+        settings, recording = self.settings, self.run.recording
+        results, keeper, errors = recording.results, recording._gatekeeper, []
+        if keeper is not None and keeper.pending:
+            try:
+                self.notes += [f"embedeval baseline written: {path}" for path in keeper.write_pending()]
+            except EmbedEvalError as exc:
+                errors.append(f"embedeval: baselines not written: {exc}")
+        if settings.report is not None:
+            write_report(settings.report, results, describe(self.config.rootpath))
+            self.notes.append(f"embedeval report: {settings.report}")
+        targets = [settings.markdown] if settings.markdown is not None else []
+        if os.environ.get("GITHUB_STEP_SUMMARY"):
+            targets.append(Path(os.environ["GITHUB_STEP_SUMMARY"]))
+        if targets:
+            text = markdown_summary(results, settings.batch_size)
+            for path in targets:
+                write_markdown(path, text, append=path != settings.markdown)
+                self.notes.append(f"embedeval markdown: {path}")
+        if settings.tradeoff is not None and results.records:
+            from pytest_embedeval.report.tradeoff import write_tradeoff
+
+            picture = write_tradeoff(settings.tradeoff, results.records, settings.batch_size)
+            self.notes.append(f"embedeval trade-off: {picture} (and tradeoff.html, tradeoff.json)")
+        return errors
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.run is None or xdist.is_worker(self.config):
+            return
+        from pytest_embedeval.report.outputs import summary_lines
+
+        lines = summary_lines(self.run.recording.results, self.settings.batch_size) + self.notes
+        if lines:
+            terminalreporter.write_sep("=", "embedding evaluation")
+            for line in lines:
+                terminalreporter.write_line(line)
+
+    def pytest_unconfigure(self) -> None:
+        if self.run is not None:
+            self.run.close()
+
+
+def _user_parametrizes(metafunc: pytest.Metafunc, name: str) -> bool:
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0] if marker.args else marker.kwargs.get("argnames", "")
+        if name in ([n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)):
+            return True
+    return False

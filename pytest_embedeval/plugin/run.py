@@ -1,0 +1,147 @@
+"""One run's shared state, split by concern: what measurements need, and what becomes of their results.
+
+:class:`Resources` loads each model and data split once and memoises
+measurements, so many tests over one model cost one load and one encode.
+:class:`Recording` turns each result into a record and, where asked, a
+baseline verdict for the running test.  :class:`EmbedRun` holds the two and
+the targets of the run; it lives in ``config.stash`` (one per xdist worker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pytest_embedeval.core.environment import describe
+from pytest_embedeval.core.lock import MeasurementLock
+from pytest_embedeval.gate.judge import Gatekeeper
+from pytest_embedeval.gate.policy import Tolerance
+from pytest_embedeval.gate.store import BaselineStore
+from pytest_embedeval.gate.verdict import confirm_alarm
+from pytest_embedeval.measure.cache import EmbeddingCache
+from pytest_embedeval.measure.data import StsDataset, load_sts
+from pytest_embedeval.measure.latency import Timing
+from pytest_embedeval.models.pool import ModelPool
+from pytest_embedeval.models.targets import EmbedTarget, local_folder
+from pytest_embedeval.plugin.state import ItemState
+from pytest_embedeval.plugin.options import Settings
+from pytest_embedeval.report.records import RunResults
+
+
+@dataclass
+class Resources:
+    """What a measurement needs: models, data, the lock, timing settings, the embedding cache, the yardstick."""
+
+    settings: Settings
+    pool: ModelPool
+    timing: Timing = field(default_factory=Timing)
+    benchmark_skip: bool = False  # pytest-benchmark's --benchmark-skip: no latency measurements
+    lock: MeasurementLock = field(default_factory=lambda: MeasurementLock(None))
+    embeddings: EmbeddingCache | None = None  # STS embeddings across runs (cache.py); None when off
+    _datasets: dict[str, StsDataset] = field(default_factory=dict)
+    measurements: dict[Any, Any] = field(default_factory=dict)  # memoised results, by what identifies them
+
+    def dataset(self, split: str) -> StsDataset:
+        if split not in self._datasets:
+            self._datasets[split] = load_sts(self.settings.sts_path, split)
+        return self._datasets[split]
+
+    def memoise(self, key: Any, measure: Callable[[], Any]) -> Any:
+        """The measurement for ``key``, taken once per session by calling ``measure()``."""
+        if key not in self.measurements:
+            self.measurements[key] = measure()
+        return self.measurements[key]
+
+    def model_fingerprint(self, target: EmbedTarget) -> str | None:
+        """Content hash of the target's model files (None when they are not local yet)."""
+        from pytest_embedeval.core.fingerprint import folder_fingerprint
+
+        folder = local_folder(self.pool.materialise(target).model)
+        if folder is None:
+            return None
+        return self.memoise(("fingerprint", folder), lambda: folder_fingerprint(folder))
+
+    def calibration_workload(self, device: str) -> Any:
+        """The speed gate's yardstick on ``device`` (yardstick.calibration_workload), built once."""
+        from pytest_embedeval.measure.yardstick import calibration_model, calibration_workload
+
+        folder = self.pool.build("calibration", calibration_model)
+        return self.memoise(("calibration", device), lambda: calibration_workload(device, folder))
+
+
+@dataclass
+class Recording:
+    """Every result becomes a record; a gated one also gets its verdict, which the running test sees."""
+
+    settings: Settings
+    rootdir: Path
+    results: RunResults = field(default_factory=RunResults)
+    _gatekeeper: Gatekeeper | None = None
+    _verdicts: dict[Any, Any] = field(default_factory=dict)
+
+    @property
+    def default_tolerance(self) -> Tolerance:
+        settings = self.settings
+        return Tolerance(settings.max_drop, settings.max_slowdown, settings.max_memory_growth)
+
+    @property
+    def gatekeeper(self) -> Gatekeeper:
+        if self._gatekeeper is None:
+            settings = self.settings
+            self._gatekeeper = Gatekeeper(
+                BaselineStore(settings.baseline_dir or self.rootdir / "baselines"), missing=settings.baseline_missing,
+                save=settings.baseline_save, update=settings.baseline_update, confidence=settings.confidence,
+                seed=settings.seed, environment=describe(self.rootdir))
+        return self._gatekeeper
+
+    def record(self, result: Any, state: ItemState, gate: bool = True,
+               confirm: Callable[[], Any] | None = None) -> None:
+        """Report ``result`` and (``gate``) compare it with its baseline; ``state`` is the running test's.
+
+        ``confirm`` measures again: a failed verdict stands only if the new measurement fails too.
+        """
+        state.records.append(self.results.add(result))
+        if not gate:
+            return
+        tolerance = state.tolerance or self.default_tolerance
+        # results are memoised for the whole session, so id() is a stable key
+        key = (id(result), tolerance)
+        if key not in self._verdicts:
+            verdict = self.gatekeeper.check(result, tolerance)
+            if verdict.failed and confirm is not None:
+                verdict = confirm_alarm(verdict, self.gatekeeper.check(confirm(), tolerance))
+            self._verdicts[key] = verdict
+        verdict = self._verdicts[key]
+        self.results.add_verdict(verdict)
+        state.verdicts.append(verdict)
+
+
+@dataclass(frozen=True)
+class TestRecorder:
+    """What a test's ``embed_eval`` reports to: the run's recording, bound to that test's state."""
+
+    recording: Recording
+    state: ItemState
+    gate: bool = True  # compare with baselines (the acceptance check compares its two models instead)
+
+    def record(self, result: Any, confirm: Callable[[], Any] | None = None) -> None:
+        self.recording.record(result, self.state, self.gate, confirm)
+
+    def wants(self, target: Any, key: str) -> bool:
+        """Whether the gate will compare or save this entry (the speed gate times extra rounds for it)."""
+        return self.gate and self.recording.gatekeeper.wants(target, key)
+
+
+@dataclass
+class EmbedRun:
+    """The targets of the run, what measuring them needs, and what becomes of the results."""
+
+    settings: Settings
+    targets: list[EmbedTarget]
+    resources: Resources
+    recording: Recording
+    acceptance_targets: tuple[EmbedTarget, EmbedTarget] | None = None  # candidate, incumbent
+
+    def close(self) -> None:
+        self.resources.pool.close()

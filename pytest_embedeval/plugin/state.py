@@ -1,0 +1,36 @@
+"""Per-test state, kept in ``item.stash``: what the test measured and the verdicts it got."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from pytest_embedeval.gate.policy import Tolerance
+from pytest_embedeval.gate.verdict import NO_BASELINE, Verdict
+from pytest_embedeval.report.outputs import junit_properties
+
+
+@dataclass
+class ItemState:
+    """What one test measured and the verdicts it got; its embed_tolerance, if any."""
+
+    tolerance: Tolerance | None = None
+    records: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    def outcome(self, missing_policy: str) -> tuple[list[str], str | None]:
+        """The test's gate failures and, under ``--embed-baseline-missing=skip``, its skip reason."""
+        failures = [f"baseline gate: {v.line()}" for v in self.verdicts if v.failed]
+        missing = [v for v in self.verdicts if v.status == NO_BASELINE]
+        if missing and missing_policy == "fail":
+            failures += [f"baseline gate: {v.line()} (--embed-baseline-missing=fail)" for v in missing]
+        skip = "; ".join(v.line() for v in missing) if missing and missing_policy == "skip" else None
+        return failures, skip
+
+    def properties(self) -> list[tuple[str, Any]]:
+        return junit_properties(self.records, self.verdicts)
+
+
+ITEM_STATE = pytest.StashKey[ItemState]()

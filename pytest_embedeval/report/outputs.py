@@ -1,0 +1,89 @@
+"""What a run writes and prints: the JSON report, the Markdown summary, JUnit properties, the terminal summary.
+
+Everything here renders :class:`RunResults`; files are written atomically,
+except ``$GITHUB_STEP_SUMMARY``, which other steps append to as well.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pytest_embedeval.core.atomic import write_json_atomic, write_text_atomic
+from pytest_embedeval.gate.verdict import FAIL, Verdict
+from pytest_embedeval.measure import RESULT_TYPES
+from pytest_embedeval.models.targets import TargetKey
+from pytest_embedeval.measure.retrieval import HybridResult
+from pytest_embedeval.report.records import RunResults
+from pytest_embedeval.report.tables import (hybrid_table, latency_table, sts_table, target_table, verdict_table)
+
+REPORT_SCHEMA = "pytest-embedeval/report/1"
+
+
+def write_report(path: Path, results: RunResults, environment: dict[str, Any]) -> None:
+    write_json_atomic(path, {"schema": REPORT_SCHEMA, "environment": environment, "results": results.records,
+                             "baseline_verdicts": [v.to_dict() for v in results.verdicts],
+                             "acceptance": list(results.acceptance), "retrieval": results.hybrids})
+
+
+def junit_properties(records: list[dict[str, Any]], verdicts: list[Verdict]) -> list[tuple[str, Any]]:
+    """The figures (each kind's ``JUNIT`` fields) and verdicts of one test, as ``record_property`` pairs."""
+    properties: list[tuple[str, Any]] = []
+    for record in records:
+        kind = record["kind"]
+        prefix = f"embedeval.{record['model']}.{TargetKey.of(record).variant_key}.{kind}"
+        properties += [(f"{prefix}.{name}", record[name]) for name in RESULT_TYPES[kind].JUNIT]
+    for verdict in verdicts:
+        properties.append((f"embedeval.{verdict.model}.{verdict.device}.{verdict.key}",
+                           f"{verdict.status} {verdict.change}".strip()))
+    return properties
+
+
+def hybrid_lines(results: RunResults) -> list[str]:
+    lines: list[str] = []
+    for record in results.hybrids:
+        lines += ["", *hybrid_table(HybridResult.from_dict(record))]
+    return lines
+
+
+def markdown_summary(results: RunResults, batch_size: int) -> str:
+    """The run as Markdown, for $GITHUB_STEP_SUMMARY or a pull-request comment."""
+    records, verdicts = results.records, [v.to_dict() for v in results.verdicts]
+    failed = [v for v in verdicts if v["status"] == FAIL]
+    title = "regressions found" if failed else "no regressions"
+    out = [f"## pytest-embedeval: {title}", ""]
+    for heading, table in (("Models", target_table(records, batch_size)), ("STS", sts_table(records)),
+                           ("Baseline comparison", verdict_table(verdicts))):
+        if table is not None:
+            out += [f"### {heading}", "", *table.markdown(), ""]
+    for verdict in failed:
+        out.append(f"- **{verdict['model']} {verdict['device']} {verdict['key']}**: {verdict['detail']}")
+    if results.acceptance:
+        out += ["", "```", *results.acceptance, "```"]
+    hybrids = hybrid_lines(results)
+    if hybrids:
+        out += ["", "```", *hybrids[1:], "```"]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write_markdown(path: Path, text: str, append: bool) -> None:
+    """$GITHUB_STEP_SUMMARY is appended to (other steps write there too); our own file is replaced atomically."""
+    if append:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        write_text_atomic(path, text)
+
+
+def summary_lines(results: RunResults, batch_size: int) -> list[str]:
+    """The terminal summary: targets side by side, the latency sweep, STS, verdicts, acceptance, hybrids."""
+    records = results.records
+    tables = [target_table(records, batch_size), latency_table(records), sts_table(records),
+              verdict_table([v.to_dict() for v in results.verdicts])]
+    lines: list[str] = []
+    for table in tables:
+        if table is not None:
+            lines += ["", *table.text()]
+    if results.acceptance:
+        lines += ["", *results.acceptance]
+    return lines + hybrid_lines(results)

@@ -1,0 +1,130 @@
+"""Every table the plugin shows: the terminal summary, Markdown, the acceptance and hybrid tables.
+
+All rendering lives here, so the measure and gate layers return data and a
+table's columns are decided in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_embedeval.models.targets import TargetKey
+
+
+def who(record: dict[str, Any]) -> str:
+    """``minilm cpu`` or ``minilm cpu int8``: the model, device and variant a row is about."""
+    return TargetKey.of(record).text
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of cells, rendered for the terminal or as Markdown."""
+
+    headers: list[str]
+    rows: list[list[str]]
+
+    def text(self) -> list[str]:
+        """Left-aligned first column, right-aligned numbers, two spaces between columns."""
+        widths = [max(len(str(cell)) for cell in column) for column in zip(self.headers, *self.rows)]
+
+        def line(cells: list[str]) -> str:
+            first, *rest = cells
+            return "  ".join([str(first).ljust(widths[0])] + [str(c).rjust(w) for c, w in zip(rest, widths[1:])])
+
+        return [line(self.headers), "  ".join("-" * w for w in widths)] + [line(row) for row in self.rows]
+
+    def markdown(self) -> list[str]:
+        return ["| " + " | ".join(self.headers) + " |", "|" + "---|" * len(self.headers)] + [
+            "| " + " | ".join(str(cell) for cell in row) + " |" for row in self.rows]
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _first(records: list[dict[str, Any]], kind: str, target: str, prefer: dict[str, Any]) -> dict[str, Any]:
+    """The record of ``kind`` for ``target`` (see :func:`who`), preferring one matching ``prefer``."""
+    mine = [r for r in records if r["kind"] == kind and who(r) == target]
+    preferred = [r for r in mine if all(r.get(k) == v for k, v in prefer.items())]
+    return (preferred or mine or [{}])[0]
+
+
+def by_target(records: list[dict[str, Any]], batch_size: int) -> list[tuple[str, dict, dict, dict]]:
+    """(target, latency, memory, sts) per model x device x variant: the run's batch size and short inputs
+    preferred, ``{}`` where a kind was not measured."""
+    prefer = {"batch_size": batch_size, "length": "short"}
+    return [(target, _first(records, "latency", target, prefer), _first(records, "memory", target, prefer),
+             _first(records, "sts", target, {})) for target in sorted({who(r) for r in records})]
+
+
+def target_table(records: list[dict[str, Any]], batch_size: int) -> Table | None:
+    """One row per model x device x variant: size, memory, latency and accuracy side by side."""
+    rows = []
+    for target, latency, memory, sts in by_target(records, batch_size):
+        params, weights = memory.get("params"), memory.get("weight_mb")
+        rows.append([
+            target, "-" if params is None else f"{params / 1e6:.1f}M",
+            "-" if not weights else f"{sum(weights.values()):.1f}", _number(memory.get("disk_mb"), 1),
+            _number(memory.get("peak_rss_mb"), 0), _number(memory.get("private_mb"), 0),
+            str(latency.get("batch_size", "-")),
+            _number(latency.get("p50_ms"), 1), _number(latency.get("p95_ms"), 1),
+            _number(latency.get("sentences_per_s"), 0), _number(sts.get("spearman")),
+        ])
+    if not rows:
+        return None
+    return Table(["model", "params", "weights MB", "disk MB", "peak MB", "private MB", "batch", "p50 ms", "p95 ms",
+                  "sent/s", "spearman"], rows)
+
+
+def latency_table(records: list[dict[str, Any]]) -> Table | None:
+    """Every latency measurement: the sweep, one row per batch size x length."""
+    rows = [[who(r), str(r["batch_size"]), r["length"], _number(r["tokens"], 0),
+             str(r["rounds"]), _number(r["p50_ms"], 1), _number(r["p95_ms"], 1), _number(r["p99_ms"], 1),
+             _number(r["iqr_ms"], 1), _number(r["sentences_per_s"], 0)]
+            for r in records if r["kind"] == "latency"]
+    if len(rows) < 2:
+        return None
+    return Table(["model", "batch", "length", "tokens", "rounds", "p50 ms", "p95 ms", "p99 ms", "IQR ms", "sent/s"],
+                 rows)
+
+
+def sts_table(records: list[dict[str, Any]]) -> Table | None:
+    rows = [[who(r), f"{r['dataset']}/{r['split']}", str(r["n_pairs"]),
+             _number(r["spearman"]), _number(r["pearson"]),
+             "cache" if r["encode_seconds"] is None else _number(r["encode_seconds"], 1)]
+            for r in records if r["kind"] == "sts"]
+    if not rows:
+        return None
+    return Table(["model", "data", "pairs", "spearman", "pearson", "encode s"], rows)
+
+
+def verdict_table(verdicts: list[dict[str, Any]]) -> Table | None:
+    """One row per baseline comparison: what changed, by how much, with its interval."""
+    rows = [[f"{v['model']} {v['device']}", v["key"], v["status"], v["metric"],
+             _number(v["baseline"]), _number(v["current"]), v["change"] or "-"] for v in verdicts]
+    if not rows:
+        return None
+    return Table(["model", "measurement", "verdict", "metric", "baseline", "now", "change [interval]"], rows)
+
+
+def acceptance_table(result: Any) -> list[str]:
+    """The model-upgrade verdict: one row per criterion, then the verdict and its reasons."""
+    rows = [[c.name, c.incumbent, c.candidate, c.change, c.limit, "ok" if c.ok else "FAIL"] for c in result.criteria]
+    table = Table(["criterion", "incumbent", "candidate", "change [interval]", "limit", "result"], rows)
+    lines = [f"model-upgrade acceptance: candidate {result.candidate} vs incumbent {result.incumbent} "
+             f"on {result.device}", *table.text()]
+    lines.append(f"verdict: {result.verdict}" + "".join(f"\n  - {reason}" for reason in result.reasons()))
+    return lines
+
+
+def hybrid_table(result: Any) -> list[str]:
+    """Retrieve + rerank: quality and cost per mode, then the cheapest hybrid near the large model."""
+    rows = [[row["mode"], f"{row['recall@1']:.3f}", f"{row['recall@10']:.3f}", f"{row['mrr@10']:.3f}",
+             f"{row['ndcg@10']:.3f}", f"{row['index_s']:.1f}", f"{row['query_ms']:.1f}",
+             f"{row['query_p95_ms']:.1f}"] for row in result.rows]
+    header = (f"retrieve + rerank: {result.small} retrieves, {result.large} reranks, on {result.device} "
+              f"({result.n_queries} queries, {result.n_corpus} documents; cost timed on {result.timed_queries} "
+              "queries)")
+    table = Table(["mode", "R@1", "R@10", "MRR@10", "nDCG@10", "index s", "ms/query", "p95 ms/query"], rows)
+    return [header, *table.text(), result.verdict()]
