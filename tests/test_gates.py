@@ -10,16 +10,14 @@ from pytest_embedeval.gate.policy import Tolerance
 from pytest_embedeval.errors import BaselineError
 from pytest_embedeval.gate.judge import judge
 from pytest_embedeval.gate.stats import latency_change, spearman_change, speed_fails
-from pytest_embedeval.gate.verdict import FAIL, NOT_COMPARABLE, PASS
-from pytest_embedeval.measure.latency import summarise
-from pytest_embedeval.measure.yardstick import CALIBRATION
+from pytest_embedeval.gate.verdict import FAIL, PASS
 from pytest_embedeval.measure.sts import StsResult
 
 RNG = np.random.default_rng(7)
 GOLD = RNG.uniform(0, 5, 800)
 BASE = GOLD / 5 + RNG.normal(0, 0.2, 800)
 TOLERANCE = Tolerance(max_drop=0.5, max_slowdown=0.10, max_memory_growth=0.10)
-MACHINE = {"cpu": "X", "cpu_count": 2, "torch_threads": 2, "gpu": None, "torch": "2.13.0"}
+ENVIRONMENT = {"cpu": "X", "cpu_count": 2, "torch_threads": 2, "gpu": None, "versions": {"torch": "2.13.0"}}
 
 
 def test_identical_scores_show_no_change() -> None:
@@ -59,7 +57,7 @@ def sts_result(cosine: np.ndarray) -> StsResult:
 
 def judge_sts(current: np.ndarray, tolerance: Tolerance = TOLERANCE) -> object:
     entry = {"cosine_f32": encode_floats(BASE), "spearman": 0.0}
-    return judge("sts", sts_result(current), entry, tolerance, where="w", machine_now=MACHINE,
+    return judge("sts", sts_result(current), entry, tolerance, where="w", environment=ENVIRONMENT,
                  confidence=0.95, seed=0)
 
 
@@ -76,9 +74,9 @@ def test_accuracy_gate_fails_a_real_drop_beyond_tolerance_only() -> None:
 def test_accuracy_gate_rejects_a_broken_entry() -> None:
     with pytest.raises(BaselineError, match="w: cosine_f32 holds 3 finite values, expected 800"):
         judge("sts", sts_result(BASE), {"cosine_f32": encode_floats([1, 2, 3])}, TOLERANCE, where="w",
-              machine_now=MACHINE, confidence=0.95, seed=0)
+              environment=ENVIRONMENT, confidence=0.95, seed=0)
     with pytest.raises(BaselineError, match="w: 'cosine_f32' is missing"):
-        judge("sts", sts_result(BASE), {}, TOLERANCE, where="w", machine_now=MACHINE, confidence=0.95,
+        judge("sts", sts_result(BASE), {}, TOLERANCE, where="w", environment=ENVIRONMENT, confidence=0.95,
               seed=0)
 
 
@@ -97,67 +95,6 @@ def test_speed_gate_needs_significance_and_size() -> None:
     assert slightly.p_value < 0.01 and not speed_fails(slightly, max_slowdown=0.10, alpha=0.01)  # real but small
 
 
-def latency_result(center: float, normalised: float | None, calibration: float | None = 5.0) -> object:
-    from dataclasses import replace
-
-    result = summarise([s / 1000 for s in samples(center, seed=9)], batch_size=8, model="m", device="cpu",
-                       length="short", tokens=15.0, warmup=2, threads=2)
-    units = None if normalised is None else tuple(samples(normalised, seed=11))
-    return replace(result, normalised=units, calibration_ms=calibration)
-
-
-def judge_latency(entry_machine: dict, current: float, normalised_now: float | None,
-                  normalised_then: float | None, calibration: str = CALIBRATION) -> object:
-    entry = {"samples_ms": samples(20.0), "calibration_ms": 5.0, "calibration": calibration,
-             "normalised": None if normalised_then is None else samples(normalised_then),
-             "environment": {"cpu": entry_machine["cpu"], "cpu_count": entry_machine["cpu_count"],
-                             "torch_threads": entry_machine["torch_threads"], "gpu": None,
-                             "versions": {"torch": entry_machine["torch"]}}}
-    return judge("latency", latency_result(current, normalised_now), entry, TOLERANCE, where="w",
-                 machine_now=MACHINE, confidence=0.95, seed=0)
-
-
-def test_speed_gate_compares_in_calibration_units() -> None:
-    other = {**MACHINE, "cpu": "Faster CPU"}
-    # twice the raw time on a machine twice as slow: 4 calibration units then and now, no alarm
-    normalised = judge_latency(other, 40.0, 4.0, 4.0)
-    assert normalised.status == PASS
-    assert "timed against the calibration workload" in normalised.detail and "cpu differ" in normalised.detail
-    # a real 30% regression is caught in calibration units, whatever the raw times say
-    assert judge_latency(other, 20.0, 5.2, 4.0).status == FAIL
-    assert judge_latency(MACHINE, 20.0, 5.2, 4.0).status == FAIL
-
-
-def test_speed_gate_without_calibration() -> None:
-    # an entry without calibrated rounds: raw times on the same machine, "not comparable" elsewhere
-    assert judge_latency(MACHINE, 20.0, None, None).status == PASS
-    assert judge_latency(MACHINE, 30.0, None, None).status == FAIL
-    other = judge_latency({**MACHINE, "torch_threads": 8}, 20.0, 4.0, None)
-    assert other.status == NOT_COMPARABLE and "torch_threads differ" in other.detail
-    # rounds against another yardstick are not in our units
-    assert judge_latency({**MACHINE, "cpu": "Y"}, 20.0, 4.0, 4.0, calibration="old yardstick").status == NOT_COMPARABLE
-
-
-def test_broken_latency_entry() -> None:
-    with pytest.raises(BaselineError, match="w: 'samples_ms' must hold at least two positive timings"):
-        judge("latency", latency_result(20.0, 4.0), {"samples_ms": [1.0, -2.0]}, TOLERANCE, where="w",
-              machine_now=MACHINE, confidence=0.95, seed=0)
-
-
-def test_a_speed_alarm_stands_only_if_a_second_window_repeats_it() -> None:
-    from pytest_embedeval.gate.verdict import Verdict, confirm_alarm
-
-    def verdict(status: str, change: str) -> Verdict:
-        return Verdict("latency", "m", "cpu", "latency:bs8:short", status, "p50 ms", 10.0, 12.0, change, "tolerance 10%")
-
-    confirmed = confirm_alarm(verdict(FAIL, "x1.200"), verdict(FAIL, "x1.190"))
-    assert (confirmed.status, confirmed.change) == (FAIL, "x1.200")
-    assert confirmed.detail.endswith("; confirmed by a second window of rounds: x1.190")
-    noise = confirm_alarm(verdict(FAIL, "x1.120"), verdict(PASS, "x1.030"))
-    assert (noise.status, noise.change) == (PASS, "x1.030")
-    assert "a first window of rounds said x1.120, which this second window did not confirm: noise" in noise.detail
-
-
 def test_memory_gate() -> None:
     from pytest_embedeval.gate.stats import MEMORY_NOISE_MB
     from pytest_embedeval.measure.memory import MemoryResult
@@ -172,7 +109,7 @@ def test_memory_gate() -> None:
     entry = {"model_mb": 100.0, "private_mb": 200.0, "params": 22_000_000, "disk_mb": 86.7}
 
     def verdict(current: MemoryResult, baseline: dict = entry) -> object:
-        return judge("memory", current, baseline, TOLERANCE, where="w", machine_now=MACHINE,
+        return judge("memory", current, baseline, TOLERANCE, where="w", environment=ENVIRONMENT,
                      confidence=0.95, seed=0)
 
     assert verdict(result(215.0)).status == PASS  # within 10%

@@ -29,6 +29,8 @@ start = int(sys.argv[2])
 print("ready", flush=True)
 for number in range(start, start + 1000000):
     store.write("minilm", version(number), replace=True)
+    if number == start:
+        print("saved", flush=True)
 """
 
 
@@ -55,6 +57,9 @@ def kill_loop(folder: Path, kills: int, seed: int = 0) -> tuple[int, int]:
         child = subprocess.Popen([sys.executable, "-c", script, str(folder), str(next_version)],
                                  stdout=subprocess.PIPE, text=True)
         assert child.stdout.readline().strip() == "ready"
+        # one save completes before the kill timer starts, however busy the machine: on a loaded 2-core
+        # runner a fixed window could end before the first write did, and the loop then tested nothing
+        assert child.stdout.readline().strip() == "saved"
         time.sleep(rng.uniform(0.0, 0.08))
         os.kill(child.pid, signal.SIGKILL)
         child.wait()

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("pytest-embedeval", "torch", "sentence-transformers", "transformers", "numpy", "scipy")
+PACKAGES = ("pytest-embedeval", "torch", "sentence-transformers", "transformers", "tokenizers", "numpy", "scipy",
+            "onnxruntime")
 
 
 def package_version(name: str) -> str | None:
@@ -67,6 +68,7 @@ def describe(rootdir: Path) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "torch_threads": torch_threads(),
         "gpu": gpu_name(),
+        "executable": sys.executable,  # another install of the same packages maps other file pages (RSS)
         "versions": {name: package_version(name) for name in PACKAGES},
         "git_commit": git_commit(rootdir),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -74,8 +76,13 @@ def describe(rootdir: Path) -> dict[str, Any]:
 
 
 def machine(environment: dict[str, Any]) -> dict[str, Any]:
-    """What decides raw speed: timings are comparable only when these are equal."""
-    versions = environment.get("versions") or {}
-    return {"cpu": environment.get("cpu"), "cpu_count": environment.get("cpu_count"),
-            "torch_threads": environment.get("torch_threads"), "gpu": environment.get("gpu"),
-            "torch": versions.get("torch")}
+    """The machine's kind: raw speed and memory compare only between machines of one kind."""
+    return {"cpu": environment.get("cpu"), "cpu_count": environment.get("cpu_count"), "gpu": environment.get("gpu")}
+
+
+def changed_versions(then: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """``torch 2.13.0 -> 2.14.1`` for every package (and the torch thread count) that differs."""
+    before = {**(then.get("versions") or {}), "torch threads": then.get("torch_threads")}
+    after = {**(now.get("versions") or {}), "torch threads": now.get("torch_threads")}
+    return [f"{name} {before.get(name)} -> {after.get(name)}" for name in sorted(set(before) | set(after))
+            if before.get(name) != after.get(name) and before.get(name) is not None]

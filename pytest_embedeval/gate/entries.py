@@ -16,17 +16,27 @@ gate compares, beside the whole RSS.  Every entry keeps its environment.
 from __future__ import annotations
 
 import base64
+import math
 import statistics
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pytest_embedeval.core.environment import machine
+from pytest_embedeval.core.environment import changed_versions, machine
 from pytest_embedeval.errors import BaselineError
 from pytest_embedeval.gate.policy import Tolerance
-from pytest_embedeval.gate.stats import (ALPHA, MEMORY_NOISE_MB, growth_fails, latency_change, spearman_change,
-                                         speed_fails)
-from pytest_embedeval.gate.verdict import FAIL, NOT_COMPARABLE, PASS
+from pytest_embedeval.gate.stats import (MEMORY_NOISE_MB, drop_fails, drop_resolves, growth_fails, slowdown,
+                                         spearman_change)
+from pytest_embedeval.gate.verdict import FAIL, MORE, NOT_COMPARABLE, PASS
 from pytest_embedeval.measure.yardstick import CALIBRATION
+
+
+WINDOW_FIELDS = ("model", "environment", "model_ms", "yardstick_ms", "reference_ms")
+LOOK_TWO_WINDOWS = 3  # the speed gate's second look pools this many windows of the current run
+SAVE_REPLICATES = 3  # a saved baseline keeps this many speed windows (spread in time) and memory probes
+# the log-ratio offset between fresh processes that windows of one process cannot show (docs/gates.md)
+PROCESS_NOISE = {"model": 0.015, "environment": 0.02}
+BUSY_BAND = 1.25  # the reference outside x0.8..x1.25 of its baseline time: too busy to judge the environment
+MIN_FLOOR_MB, FLOOR_RANGES = 8.0, 2.0  # memory noise floor: twice the probes' range, at least 8 MB
 
 
 @dataclass(frozen=True)
@@ -34,9 +44,10 @@ class Context:
     """What a judgement needs beside the result and the entry."""
 
     where: str  # "<file> [variant][key]", for error messages
-    machine_now: dict[str, Any]
+    environment: dict[str, Any]  # this run's (core.environment.describe)
     confidence: float
     seed: int
+    final: bool = True  # False: the speed gate may ask for its second look (more windows) instead of passing
 
 
 def encode_floats(values: Any) -> str:
@@ -100,10 +111,11 @@ class StsEntry:
     def judge(self, result: Any, tolerance: Tolerance, context: Context) -> dict[str, Any]:
         confidence, max_drop = context.confidence, tolerance.max_drop
         change = spearman_change(result.gold, self.cosine, result.cosine, confidence=confidence, seed=context.seed)
-        failed = change.delta < -max_drop and change.high < 0
+        failed = drop_fails(change, max_drop)
         detail = (f"a real drop ({confidence:.0%} interval below zero) beyond the tolerance of {max_drop:g} points"
                   if failed else
                   f"tolerance {max_drop:g} points, {confidence:.0%} paired bootstrap over {result.n_pairs} pairs")
+        detail += f"; resolves drops >= {drop_resolves(change, max_drop):.2f} points"
         return dict(status=FAIL if failed else PASS, metric="Spearman", baseline=change.baseline,
                     current=change.current, change=f"{change.delta:+.2f} points [{change.low:+.2f}, {change.high:+.2f}]",
                     detail=detail)
@@ -111,92 +123,161 @@ class StsEntry:
 
 @dataclass(frozen=True)
 class LatencyEntry:
-    """Raw rounds, and rounds in yardstick units (``calibration`` names the yardstick)."""
+    """Raw rounds (for the record) and the gate's windows against the yardstick and the reference."""
 
     KIND: ClassVar[str] = "latency"
     samples_ms: list[float]
-    normalised: list[float] | None
-    calibration: str | None
-    calibration_ms: float | None
-    machine: dict[str, Any]
+    windows: list[dict[str, float]]
+    environment: dict[str, Any]
 
     @staticmethod
     def write(result: Any) -> dict[str, Any]:
         record = result.to_dict()
         return {**{name: record[name] for name in ("batch_size", "length", "rounds", "tokens")},
-                **_rounded(record, ("p50_ms", "p95_ms", "calibration_ms"), 4),
+                **_rounded(record, ("p50_ms", "p95_ms"), 4),
                 "samples_ms": [round(sample, 4) for sample in record["samples_ms"]],
-                "normalised": None if result.normalised is None else [round(x, 5) for x in result.normalised],
-                "calibration": CALIBRATION if result.normalised is not None else None}
+                "windows": list(result.windows or ()), "calibration": CALIBRATION if result.windows else None}
 
     @classmethod
     def read(cls, entry: dict[str, Any], result: Any, where: str) -> LatencyEntry:
-        return cls(timings(entry, "samples_ms", where) or [], timings(entry, "normalised", where, required=False),
-                   entry.get("calibration"), entry.get("calibration_ms"), machine(entry.get("environment") or {}))
+        samples = timings(entry, "samples_ms", where) or []
+        windows = entry.get("windows")
+        if entry.get("calibration") != CALIBRATION or not windows:
+            return cls(samples, [], entry.get("environment") or {})
+        if not isinstance(windows, list) or not all(
+                isinstance(w, dict) and all(isinstance(w.get(k), (int, float)) and not isinstance(w.get(k), bool)
+                                            and math.isfinite(w[k]) for k in WINDOW_FIELDS) for w in windows):
+            raise BaselineError(f"{where}: 'windows' must be a list of windows with finite "
+                                f"{', '.join(WINDOW_FIELDS)}; rewrite the entry with --embed-baseline-update")
+        return cls(samples, windows, entry.get("environment") or {})
 
     def judge(self, result: Any, tolerance: Tolerance, context: Context) -> dict[str, Any]:
-        max_slowdown, now = tolerance.max_slowdown, context.machine_now
-        differs = ", ".join(k for k in now if now[k] != self.machine.get(k))
-        elsewhere = f"; baseline from another machine ({differs} differ)" if differs else ""
-        if self.normalised is not None and result.normalised and self.calibration == CALIBRATION:
-            change = latency_change(self.normalised, result.normalised, confidence=context.confidence,
-                                    seed=context.seed)
-            note = (f"; timed against the calibration workload ({self.calibration_ms or 0:.2f} ms then, "
-                    f"{result.calibration_ms:.2f} ms now){elsewhere}")
-        elif not differs:
-            change = latency_change(self.samples_ms, result.samples_ms, confidence=context.confidence,
-                                    seed=context.seed)
-            note = "; raw times (the baseline has no calibration)"
-        else:
-            return dict(status=NOT_COMPARABLE, detail=f"the baseline has no calibration timing{elsewhere}; "
-                                                      "rewrite it with --embed-baseline-update on this machine")
-        failed = speed_fails(change, max_slowdown=max_slowdown, alpha=ALPHA)
-        return dict(status=FAIL if failed else PASS, metric="p50 ms", baseline=statistics.median(self.samples_ms),
-                    current=result.p50_ms, change=f"x{change.ratio:.3f} [{change.low:.3f}, {change.high:.3f}]",
-                    detail=f"tolerance {max_slowdown:.0%}, Mann-Whitney p={change.p_value:.2g}{note}")
+        max_slowdown, now_env = tolerance.max_slowdown, context.environment
+        changed = changed_versions(self.environment, now_env)
+        versions = f"; versions changed since the baseline: {', '.join(changed)}" if changed else ""
+        if not self.windows or not result.windows:
+            return dict(status=NOT_COMPARABLE, detail=f"the baseline has no windows against the current yardstick "
+                                                      f"({CALIBRATION}); rewrite it with --embed-baseline-update{versions}")
+        final = context.final or len(result.windows) >= LOOK_TWO_WINDOWS
+        layers = {"model": slowdown([w["model"] for w in self.windows], [w["model"] for w in result.windows],
+                                    tolerance=max_slowdown, process_noise=PROCESS_NOISE["model"], final=final)}
+        skipped = self._environment_skipped(result, now_env)
+        if skipped is None:
+            layers["environment"] = slowdown([w["environment"] for w in self.windows],
+                                             [w["environment"] for w in result.windows], tolerance=max_slowdown,
+                                             process_noise=PROCESS_NOISE["environment"], final=final)
+        decisions = {layer.decision for layer in layers.values()}
+        status = FAIL if "fail" in decisions else (MORE if "more" in decisions else PASS)
+        failed = [name for name, layer in layers.items() if layer.decision == "fail"]
+        why = ""
+        if "model" in failed:
+            why += f"the model slowed (x{layers['model'].ratio:.3f} against the yardstick); "
+        if "environment" in failed:
+            why += (f"the environment slowed ({', '.join(changed) or 'no version changed'}; "
+                    f"yardstick x{layers['environment'].ratio:.3f} against the reference); ")
+        resolves = ", ".join(f"{name} >= {layer.resolves:.1%}" for name, layer in layers.items())
+        note = "" if skipped is None else f"; environment not judged: {skipped}"
+        return dict(status=status, metric="p50 ms", baseline=statistics.median(self.samples_ms),
+                    current=result.p50_ms,
+                    change=" ".join(f"{name} x{layer.ratio:.3f} [{layer.low:.3f}, {layer.high:.3f}]"
+                                    for name, layer in layers.items()),
+                    detail=(f"{why}tolerance {max_slowdown:.0%}, resolves {resolves}; {len(self.windows)} baseline "
+                            f"and {len(result.windows)} current windows{note}{versions}"))
+
+    def _environment_skipped(self, result: Any, now_env: dict[str, Any]) -> str | None:
+        """Why the environment layer cannot be judged here (another kind of machine, a busy one), or None."""
+        then_kind, now_kind = machine(self.environment), machine(now_env)
+        differs = [name for name in now_kind if now_kind[name] != then_kind.get(name)]
+        if differs:
+            return f"baseline from another machine ({', '.join(differs)} differ)"
+        then_ms = statistics.median(w["reference_ms"] for w in self.windows)
+        now_ms = statistics.median(w["reference_ms"] for w in result.windows)
+        if not 1 / BUSY_BAND <= now_ms / then_ms <= BUSY_BAND:
+            return (f"the reference, which shares nothing with torch, took x{now_ms / then_ms:.2f} its baseline "
+                    "time: the machine is busier or slower than when the baseline was taken")
+        return None
 
 
 @dataclass(frozen=True)
 class MemoryEntry:
-    """The private peak (else the whole RSS above the baseline), parameters and disk size."""
+    """Private peak and peak RSS of repeated probes (their spread is the noise floor), parameters, disk size."""
 
     KIND: ClassVar[str] = "memory"
-    private_mb: float | None
-    model_mb: float | None
-    params: int
+    private: list[float] | None  # private MB of each probe at save time
+    model_mb: float | None  # a baseline from before private memory: the whole RSS above the interpreter
+    peak: list[float] | None  # peak RSS MB of each probe
+    params: int | None
     disk_mb: float | None
+    environment: dict[str, Any]
 
     @staticmethod
     def write(result: Any) -> dict[str, Any]:
         record = result.to_dict()
         return {**{name: record[name] for name in ("batch_size", "length", "params")},
                 **_rounded(record, ("peak_rss_mb", "baseline_rss_mb", "disk_mb", "private_mb"), 2),
-                "model_mb": round(record["peak_rss_mb"] - record["baseline_rss_mb"], 2)}
+                "model_mb": round(record["peak_rss_mb"] - record["baseline_rss_mb"], 2),
+                "private_probes": [round(x, 2) for x in result.private_probes],
+                "peak_probes": [round(x, 2) for x in result.peak_probes]}
 
     @classmethod
     def read(cls, entry: dict[str, Any], result: Any, where: str) -> MemoryEntry:
+        params = entry.get("params")
+        params = None if params is None else number(entry, "params", where)
+        environment = entry.get("environment") or {}
         if entry.get("private_mb") is not None and result.private_mb is not None:
-            private, model = number(entry, "private_mb", where), None
-        else:
-            private, model = None, number(entry, "model_mb", where)
-        return cls(private, model, number(entry, "params", where), entry.get("disk_mb"))
+            number(entry, "private_mb", where)
+            private = _probes(entry, "private_probes", where) or [entry["private_mb"]]
+            return cls(private, None, _probes(entry, "peak_probes", where), params, entry.get("disk_mb"), environment)
+        return cls(None, number(entry, "model_mb", where), None, params, entry.get("disk_mb"), environment)
 
     def judge(self, result: Any, tolerance: Tolerance, context: Context) -> dict[str, Any]:
-        max_growth = tolerance.max_memory_growth
-        if self.model_mb is None:
-            memory, now_mb, then_mb, note = "private MB", result.private_mb, self.private_mb, ""
+        growth = tolerance.max_memory_growth
+        if self.private is not None:
+            memory, now_mb, then_mb = "private MB", result.private_mb, statistics.median(self.private)
+            floor, note = noise_floor(self.private), ""
+            if len(self.private) < 2:  # a baseline from before repeated probes: its noise is unknown
+                floor, note = MEMORY_NOISE_MB, "; one probe in the baseline (--embed-baseline-update measures its noise)"
         else:  # a baseline from before private memory, or a platform without /proc: the whole RSS it is
             memory, now_mb, then_mb = "model MB", result.peak_rss_mb - result.baseline_rss_mb, self.model_mb
+            floor = MEMORY_NOISE_MB
             note = "; whole RSS compared, which counts file-backed pages too (--embed-baseline-update records private MB)"
         now = {memory: now_mb, "params": result.params, "disk MB": result.disk_mb}
         then = {memory: then_mb, "params": self.params, "disk MB": self.disk_mb}
-        floor = {memory: MEMORY_NOISE_MB}
-        grown = [f"{name} {then[name]:,.1f} -> {now[name]:,.1f}" for name in now
-                 if growth_fails(then[name], now[name], max_growth, floor.get(name, 0.0))]
+        floors = {memory: floor}
+        same = same_install(self.environment, context.environment)
+        if self.peak and same:  # what a container limit pays; file-backed pages compare only within one install
+            now["peak RSS MB"], then["peak RSS MB"] = result.peak_rss_mb, statistics.median(self.peak)
+            floors["peak RSS MB"] = noise_floor(self.peak)
+        elif self.peak:
+            note += "; peak RSS not compared: another machine, install or library versions"
+        grown = [f"{name} {then[name]:,.1f} -> {now[name]:,.1f} (floor {floors.get(name, 0.0):g})" for name in now
+                 if growth_fails(then[name], now[name], growth, floors.get(name, 0.0))]
+        floor_text = ", ".join(f"{name} {value:.1f} MB" for name, value in floors.items())
         detail = ("grew beyond the tolerance: " + "; ".join(grown)) if grown else (
-            f"tolerance {max_growth:.0%} (and {MEMORY_NOISE_MB:g} MB for {memory})")
+            f"tolerance {growth:.0%}, noise floors {floor_text}")
         return dict(status=FAIL if grown else PASS, metric=memory, baseline=then[memory], current=now[memory],
                     change=f"x{now[memory] / then[memory]:.3f}" if then[memory] else "", detail=detail + note)
+
+
+def _probes(entry: dict[str, Any], name: str, where: str) -> list[float] | None:
+    values = entry.get(name)
+    if values is None:
+        return None
+    if not isinstance(values, list) or not values or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+        raise BaselineError(f"{where}: '{name}' must hold the probes' MB; rewrite the entry with --embed-baseline-update")
+    return values
+
+
+def noise_floor(probes: list[float]) -> float:
+    """Growth below this is the probes' own noise: twice their range at save time, at least MIN_FLOOR_MB."""
+    return max(MIN_FLOOR_MB, FLOOR_RANGES * (max(probes) - min(probes)))
+
+
+def same_install(then: dict[str, Any], now: dict[str, Any]) -> bool:
+    """One machine kind, one Python executable, the same library versions: RSS then compares."""
+    return (machine(then) == machine(now) and then.get("executable") == now.get("executable")
+            and (then.get("versions") or {}) == (now.get("versions") or {}))
 
 
 ENTRY_TYPES: dict[str, Any] = {cls.KIND: cls for cls in (StsEntry, LatencyEntry, MemoryEntry)}

@@ -3,8 +3,8 @@
 :class:`Gatekeeper` is the gate layer's one entry point: ``check(result,
 tolerance)`` gives a :class:`Verdict`; entries to save or update wait in
 ``pending`` until the controller writes them at the end of the run.  It does
-not measure: a speed alarm that wants a second window is confirmed by the
-caller, which can measure (``verdict.confirm_alarm``).
+not measure: when the speed gate's first look asks for more windows
+(``MORE``), the caller, which can measure, times them and asks again.
 """
 
 from __future__ import annotations
@@ -13,19 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_embedeval.core.environment import machine
 from pytest_embedeval.gate.entries import ENTRY_TYPES, Context
 from pytest_embedeval.gate.policy import Tolerance
 from pytest_embedeval.gate.store import BaselineStore
-from pytest_embedeval.models.targets import TargetKey
 from pytest_embedeval.gate.verdict import FAIL, NO_BASELINE, SAVED, UPDATED, Verdict, verdict_for
 
 
 def judge(kind: str, result: Any, entry: dict[str, Any], tolerance: Tolerance, *, where: str,
-          machine_now: dict[str, Any], confidence: float, seed: int) -> Verdict:
+          environment: dict[str, Any], confidence: float, seed: int, final: bool = True) -> Verdict:
     """The verdict on ``result`` against its baseline ``entry`` (``where`` names it in errors)."""
     typed = ENTRY_TYPES[kind].read(entry, result, where)
-    return verdict_for(result, **typed.judge(result, tolerance, Context(where, machine_now, confidence, seed)))
+    context = Context(where, environment, confidence, seed, final)
+    return verdict_for(result, **typed.judge(result, tolerance, context))
 
 
 @dataclass
@@ -41,12 +40,8 @@ class Gatekeeper:
     environment: dict[str, Any]
     pending: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
-    def wants(self, target: TargetKey, key: str) -> bool:
-        """Whether a measurement will be compared or saved."""
-        return self.save or self.update or self.store.entry(target.model, target.variant_key, key) is not None
-
-    def check(self, result: Any, tolerance: Tolerance) -> Verdict:
-        """The verdict on ``result``: compared, saved, updated or without a baseline."""
+    def check(self, result: Any, tolerance: Tolerance, final: bool = True) -> Verdict:
+        """The verdict on ``result``: compared, saved, updated or without a baseline (``final``: see judge)."""
         target, key = result.target, result.entry_key()
         model, variant = target.model, target.variant_key
         entry = self.store.entry(model, variant, key)
@@ -58,7 +53,7 @@ class Gatekeeper:
         if entry is None:
             return self._missing(result)
         return judge(result.KIND, result, entry, tolerance, where=f"{self.store.path(model)} [{variant}][{key}]",
-                     machine_now=machine(self.environment), confidence=self.confidence, seed=self.seed)
+                     environment=self.environment, confidence=self.confidence, seed=self.seed, final=final)
 
     def _missing(self, result: Any) -> Verdict:
         model, variant = result.target.model, result.target.variant_key

@@ -7,13 +7,15 @@ docs/gates.md.
 
 from __future__ import annotations
 
+import math
+import statistics
 import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from pytest_embedeval.measure.sts import average_ranks, correlations
 
-ALPHA = 0.01  # the speed gate's one-sided Mann-Whitney level
+ALPHA = 0.01  # the speed gate's false-alarm rate, all spent on its second look
 MEMORY_NOISE_MB = 32.0  # private-memory growth smaller than this is allocator noise (docs/gates.md)
 
 
@@ -71,6 +73,17 @@ def spearman_change(gold: Sequence[float], baseline: Sequence[float], current: S
     return AccuracyChange(before, after, after - before, low, high)
 
 
+def drop_fails(change: AccuracyChange, max_drop: float) -> bool:
+    """The one accuracy convention, for the gate and the acceptance check alike: the burden of proof is on
+    the drop.  It fails when it is larger than ``max_drop`` and real (its interval lies below zero)."""
+    return change.delta < -max_drop and change.high < 0
+
+
+def drop_resolves(change: AccuracyChange, max_drop: float) -> float:
+    """The smallest drop (points) this comparison could call real: the interval's half-width, at least ``max_drop``."""
+    return max(max_drop, (change.high - change.low) / 2)
+
+
 @dataclass(frozen=True)
 class SpeedChange:
     ratio: float  # median(current) / median(baseline), after calibration scaling
@@ -105,3 +118,45 @@ def growth_fails(baseline: float | None, current: float | None, max_growth: floa
     """Grown beyond ``max_growth`` (a fraction) and by more than ``floor`` (in the figure's unit)."""
     return (baseline is not None and current is not None and current > baseline * (1.0 + max_growth)
             and current - baseline > floor)
+
+
+@dataclass(frozen=True)
+class Slowdown:
+    """The speed gate on one layer: log-ratio windows now against the baseline's windows."""
+
+    ratio: float  # exp(mean now - mean then): x1.10 is 10% slower
+    low: float  # the confidence interval of the ratio
+    high: float
+    resolves: float  # the smallest slowdown this comparison could call real (a fraction: 0.07)
+    decision: str  # "fail", "pass" or "more" (take the second look)
+
+
+def slowdown(baseline: Sequence[float], current: Sequence[float], *, tolerance: float, process_noise: float,
+             final: bool, alpha: float = ALPHA, confidence: float = 0.95) -> Slowdown:
+    """A two-look sequential test of a slowdown, in log units, registered before any data (docs/gates.md).
+
+    The unit is the window (yardstick.Window), not the round.  The standard error adds the
+    windows' own spread (pooled over baseline and current) to ``process_noise``, the offset one
+    fresh process has against another, which windows of one process cannot show.  The first look
+    (one window, not ``final``) can only pass, when the estimate is below half the tolerance, or ask
+    for ``more`` windows; the second look (``final``) decides on all windows pooled: it fails when
+    the slowdown is larger than ``tolerance`` and significant at ``alpha``.  No look but the last
+    can fail, so the false-alarm rate is ``alpha``'s, and one noisy window cannot fail a test alone.
+    """
+    from scipy.stats import norm
+
+    then, now = list(baseline), list(current)
+    mean_then, mean_now = statistics.fmean(then), statistics.fmean(now)
+    squares = sum((x - mean_then) ** 2 for x in then) + sum((x - mean_now) ** 2 for x in now)
+    freedom = len(then) + len(now) - 2
+    spread = math.sqrt(squares / freedom) if freedom > 0 else 0.0
+    error = math.sqrt(spread ** 2 * (1 / len(then) + 1 / len(now)) + 2 * process_noise ** 2)
+    shift, limit = mean_now - mean_then, math.log1p(tolerance)
+    z_fail = float(norm.ppf(1 - alpha))
+    z_interval = float(norm.ppf(0.5 + confidence / 2))
+    if not final:
+        decision = "pass" if shift < limit / 2 else "more"
+    else:
+        decision = "fail" if shift > limit and shift > z_fail * error else "pass"
+    return Slowdown(math.exp(shift), math.exp(shift - z_interval * error), math.exp(shift + z_interval * error),
+                    max(math.expm1(z_fail * error), tolerance), decision)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from pytest_embedeval.models.targets import TargetKey
 
 PASS, FAIL, NO_BASELINE, NOT_COMPARABLE, SAVED, UPDATED = (
     "pass", "FAIL", "no baseline", "not comparable", "saved", "updated")
+UNCOMPARED = (NO_BASELINE, NOT_COMPARABLE)  # measured, but not judged against a baseline
+MORE = "more windows"  # the speed gate's first look could not decide: the caller times more windows and asks again
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,3 @@ def _fmt(value: float | None) -> str:
 def verdict_for(result: Any, status: str, **fields: Any) -> Verdict:
     target: TargetKey = result.target
     return Verdict(result.KIND, target.model, target.variant_key, result.entry_key(), status, **fields)
-
-
-def confirm_alarm(first: Verdict, second: Verdict) -> Verdict:
-    """A speed alarm from one window of rounds stands only if a second window fails too."""
-    if second.failed:
-        return replace(first, detail=f"{first.detail}; confirmed by a second window of rounds: {second.change}")
-    return replace(second, detail=f"{second.detail}; a first window of rounds said {first.change}, which this "
-                                  "second window did not confirm: noise")

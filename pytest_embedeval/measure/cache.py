@@ -3,7 +3,7 @@
 On by default (``--embed-cache=off`` to disable) because a hit is exactly what
 a fresh encode would return: the key covers every input that determines the
 vectors, namely the content of every file of the model folder, the device,
-the batch size, the torch / sentence-transformers / transformers / onnxruntime versions,
+the batch size, the plugin / torch / sentence-transformers / transformers / tokenizers / onnxruntime versions,
 and the exact sentences in order.  Any change is a miss, never a stale hit.
 CI can keep ``.pytest_cache`` between runs (see examples/), and
 ``--cache-clear`` empties it.  Latency and memory never use it.
@@ -28,7 +28,8 @@ CACHE_FORMAT = "1"
 
 def encoder_identity(model_fingerprint: str, device: str, batch_size: int, variant: str = "") -> str:
     """Everything but the sentences that decides the vectors."""
-    versions = [package_version(name) for name in ("torch", "sentence-transformers", "transformers", "onnxruntime")]
+    versions = [package_version(name) for name in (
+        "pytest-embedeval", "torch", "sentence-transformers", "transformers", "tokenizers", "onnxruntime")]
     return "\0".join([CACHE_FORMAT, model_fingerprint, device, str(batch_size), variant, *map(str, versions)])
 
 

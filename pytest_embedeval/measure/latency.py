@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import gc
 import random
-import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, ClassVar, Sequence
 
 from pytest_embedeval.models.targets import TargetKey
@@ -66,9 +65,8 @@ class LatencyResult:
     iqr_ms: float
     sentences_per_s: float
     samples_ms: tuple[float, ...] = field(repr=False, compare=False)
-    # for the speed gate (time_normalised): rounds in calibration units, and the calibration's median ms
-    normalised: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
-    calibration_ms: float | None = None
+    # for the speed gate: windows of rounds alternating with the yardstick and the reference (yardstick.Window)
+    windows: tuple[dict[str, float], ...] | None = field(default=None, repr=False, compare=False)
     variant: str = ""  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
 
     def to_dict(self) -> dict[str, Any]:
@@ -169,28 +167,6 @@ def summarise(samples_s: list[float], *, batch_size: int, **context: Any) -> Lat
     )
 
 
-def yardstick_words(texts: Sequence[str]) -> int:
-    """Words per input for the yardstick batch shaped like ``texts``: their mean, at least one."""
-    return round(sum(len(text.split()) for text in texts) / len(texts)) or 1
-
-
-def time_normalised(run: Callable[[], Any], calibration: Callable[[], Any], timing: Timing,
-                    sync: Callable[[], None] | None = None) -> tuple[list[float], float]:
-    """Rounds of ``run``, each divided by a calibration round timed just before it.
-
-    This shared machine's speed drifts by 8-21% (standard deviation of the
-    median of 20 rounds, runs minutes apart, measured here), so raw times
-    from two runs cannot show a 15% regression.  Each round of ``run`` right
-    after a round of the yardstick suffers the same contention; their ratio
-    drifted 0.9% (batch of 8) to 2.2% (batch of 32), and it compares across
-    machines.  Alternation evicts caches between rounds (+12% for a batch of
-    1), so these rounds feed the speed gate only; the reported latency comes
-    from back-to-back rounds.  Returns the ratios and the yardstick's median ms.
-    """
-    calibration_s, work_s = time_alternating([calibration, run], timing, sync)
-    return [w / c for w, c in zip(work_s, calibration_s)], statistics.median(calibration_s) * 1000.0
-
-
 def mean_tokens(model: Any, texts: list[str]) -> float | None:
     """Mean tokens per input as the model sees them (truncated at its max length)."""
     tokenizer = getattr(model, "tokenizer", None)
@@ -202,12 +178,27 @@ def mean_tokens(model: Any, texts: list[str]) -> float | None:
 
 
 def measure_latency(model: Any, *, model_name: str, device: str, batch_size: int, length: str | int,
-                    timing: Timing, sentences: list[str] | None = None,
-                    calibration: Callable[[int, int], Callable[[], Any]] | None = None) -> LatencyResult:
-    """Time ``model.encode`` on one batch of ``batch_size`` inputs (and, given the
-    ``calibration`` yardstick, again in alternation with it for the speed gate)."""
+                    timing: Timing, sentences: list[str] | None = None, probe: Any = None,
+                    windows: int = 1) -> LatencyResult:
+    """Time ``model.encode`` on one batch of ``batch_size`` inputs, back to back (the reported figures);
+    given the speed gate's ``probe`` (yardstick.SpeedProbe), also ``windows`` windows against it."""
     import torch
 
+    run, texts = encode_call(model, batch_size, length, sentences)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else None
+    samples = time_rounds(run, timing, sync)
+    label = "custom" if sentences is not None else str(length)
+    found = None
+    if probe is not None:
+        found = tuple(w.to_dict() for w in probe.windows(run, texts, batch_size, windows, timing=timing, sync=sync))
+    return summarise(samples, batch_size=batch_size, model=model_name, device=device, length=label,
+                     tokens=mean_tokens(model, texts), warmup=timing.warmup, threads=torch.get_num_threads(),
+                     windows=found)
+
+
+def encode_call(model: Any, batch_size: int, length: str | int,
+                sentences: Sequence[str] | None = None) -> tuple[Callable[[], Any], list[str]]:
+    """The timed call (one ``encode`` of one batch) and its inputs."""
     texts = list(sentences)[:batch_size] if sentences is not None else make_inputs(length, batch_size)
     if len(texts) < batch_size:
         texts = (texts * (batch_size // max(len(texts), 1) + 1))[:batch_size]
@@ -215,13 +206,16 @@ def measure_latency(model: Any, *, model_name: str, device: str, batch_size: int
     def run() -> Any:
         return model.encode(texts, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True)
 
-    sync = torch.cuda.synchronize if device.startswith("cuda") else None
-    samples = time_rounds(run, timing, sync)
-    label = "custom" if sentences is not None else str(length)
-    normalised, calibration_ms = None, None
-    if calibration is not None:
-        normalised, calibration_ms = time_normalised(run, calibration(yardstick_words(texts), batch_size),
-                                                     timing, sync)
-    return summarise(samples, batch_size=batch_size, model=model_name, device=device, length=label,
-                     tokens=mean_tokens(model, texts), warmup=timing.warmup, threads=torch.get_num_threads(),
-                     normalised=None if normalised is None else tuple(normalised), calibration_ms=calibration_ms)
+    return run, texts
+
+
+def more_windows(result: LatencyResult, model: Any, probe: Any, count: int, timing: Timing,
+                 sentences: Sequence[str] | None = None) -> LatencyResult:
+    """``result`` with ``count`` more gate windows of the same workload, timed now."""
+    import torch
+
+    length = result.length if sentences is None else "custom"
+    run, texts = encode_call(model, result.batch_size, length, sentences)
+    sync = torch.cuda.synchronize if result.device.startswith("cuda") else None
+    found = probe.windows(run, texts, result.batch_size, count, timing=timing, sync=sync, warm=False)
+    return replace(result, windows=(*(result.windows or ()), *(w.to_dict() for w in found)))

@@ -68,7 +68,10 @@ class MemoryResult:
     cuda_encode_peak_mb: float | None
     load_seconds: float
     method: str  # "vmhwm" (exact per phase) or "ru_maxrss" (process peak only)
-    variant: str = ""  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
+    variant: str = ""
+    # every probe's private peak and peak RSS (one probe, or several when a baseline is saved)
+    private_probes: tuple[float, ...] = field(default=(), hash=False)
+    peak_probes: tuple[float, ...] = field(default=(), hash=False)  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -284,28 +287,49 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure_memory(target: Any, *, device: str, sentences: list[str], batch_size: int, length: str,
-                   trust_remote_code: bool, folder: Path | None, timeout_s: float = 1800) -> MemoryResult:
-    """Run :func:`probe` in a fresh interpreter and read its figures back."""
-    request = {"target": target.to_dict(), "device": device, "sentences": sentences, "batch_size": batch_size,
-               "trust_remote_code": trust_remote_code}
+                   trust_remote_code: bool, folder: Path | None, probes: int = 1,
+                   timeout_s: float = 1800) -> MemoryResult:
+    """Run :func:`probe` in ``probes`` fresh interpreters at once and read their figures back.
+
+    The figures are those of the probe with the median private peak; every probe's private peak
+    and peak RSS are kept (``private_probes``, ``peak_probes``): their spread is the noise the
+    memory gate's floor comes from.  The probes run side by side: a peak is per process and does
+    not depend on the CPU time the others take.
+    """
+    request = json.dumps({"target": target.to_dict(), "device": device, "sentences": sentences,
+                          "batch_size": batch_size, "trust_remote_code": trust_remote_code})
+    what = f"memory probe for model {target.model.name} on {device}"
+    children = [subprocess.Popen([sys.executable, "-m", "pytest_embedeval.measure.memory"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(probes)]
     try:
-        done = subprocess.run([sys.executable, "-m", "pytest_embedeval.measure.memory"], input=json.dumps(request),
-                              capture_output=True, text=True, timeout=timeout_s)
+        outputs = [child.communicate(request, timeout=timeout_s) + (child.returncode,) for child in children]
     except subprocess.TimeoutExpired:
-        raise EmbedEvalError(f"memory probe for model {target.model.name} on {device} ran over {timeout_s:.0f} s")
-    lines = done.stdout.strip().splitlines()
-    figures = json.loads(lines[-1]) if done.returncode in (0, 3) and lines else None
-    if figures is None:
-        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        raise EmbedEvalError(f"memory probe for model {target.model.name} on {device} failed "
-                             f"(exit {done.returncode}):\n{tail}")
-    if "error" in figures:
-        raise EmbedEvalError(figures["error"])
+        raise EmbedEvalError(f"{what} ran over {timeout_s:.0f} s") from None
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    runs = [_figures(stdout, stderr, code, what) for stdout, stderr, code in outputs]
+    ranked = sorted(runs, key=lambda run: run["private_mb"] if run["private_mb"] is not None else run["peak_rss_mb"])
+    figures = dict(ranked[len(ranked) // 2])
     figures.pop("torch_threads")
     onnx_mb = figures.pop("onnx_mb")  # the graph file is what an ONNX deployment ships
     return MemoryResult(model=target.model.name, device=device, batch_size=batch_size, length=length,
                         disk_mb=onnx_mb if onnx_mb is not None else disk_mb(folder), variant=target.variant,
-                        **figures)
+                        private_probes=tuple(run["private_mb"] for run in runs if run["private_mb"] is not None),
+                        peak_probes=tuple(run["peak_rss_mb"] for run in runs), **figures)
+
+
+def _figures(stdout: str, stderr: str, code: int, what: str) -> dict[str, Any]:
+    lines = stdout.strip().splitlines()
+    figures = json.loads(lines[-1]) if code in (0, 3) and lines else None
+    if figures is None:
+        tail = "\n".join(stderr.strip().splitlines()[-5:])
+        raise EmbedEvalError(f"{what} failed (exit {code}):\n{tail}")
+    if "error" in figures:
+        raise EmbedEvalError(figures["error"])
+    return figures
 
 
 def main() -> None:

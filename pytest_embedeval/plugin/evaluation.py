@@ -17,10 +17,10 @@ import pytest
 
 from pytest_embedeval.measure.cache import encoder_identity
 from pytest_embedeval.measure.data import StsDataset
-from pytest_embedeval.measure.latency import LatencyResult, make_inputs, measure_latency
+from pytest_embedeval.measure.latency import LatencyResult, make_inputs, measure_latency, more_windows
 from pytest_embedeval.measure.memory import MemoryResult, measure_memory
 from pytest_embedeval.measure.sts import StsResult, evaluate_sts
-from pytest_embedeval.models.targets import EmbedTarget, TargetKey, local_folder, resolve_device
+from pytest_embedeval.models.targets import EmbedTarget, local_folder, resolve_device
 from pytest_embedeval.plugin.run import Resources, TestRecorder
 
 
@@ -96,24 +96,28 @@ class EmbedEval:
                          warmup=settings.latency_warmup if warmup is None else warmup)
         texts = list(sentences) if sentences is not None else None
 
-        label = "custom" if texts is not None else str(length)
-        key = TargetKey(self.target.model.name, self.device, self.target.variant)
-        gated = self.recorder.wants(key, f"latency:bs{size}:{label}")
+        gated = self.recorder.gate  # the speed gate's windows: timed whenever a baseline may judge or keep them
+        memo = ("latency", self.target, size, length, tuple(texts or ()), timing.rounds, timing.warmup, gated)
 
         def measure() -> LatencyResult:
             model = self.model  # loaded before taking the lock: loading is not timed
-            calibration = self.resources.calibration_workload(self.device) if gated else None
+            probe = self.resources.speed_probe(self.device) if gated else None
             with self.resources.lock.timing():
                 result = measure_latency(model, model_name=self.target.model.name, device=self.device,
-                                         batch_size=size, length=length, timing=timing, sentences=texts,
-                                         calibration=calibration)
+                                         batch_size=size, length=length, timing=timing, sentences=texts, probe=probe)
             return replace(result, variant=self.target.variant)
 
-        memo = ("latency", self.target, size, length, tuple(texts or ()), timing.rounds, timing.warmup, gated)
-        result = self.resources.memoise(memo, measure)
-        # a speed alarm is confirmed by a second measurement before it fails the test (verdict.confirm_alarm)
-        self.recorder.record(result, confirm=measure if gated else None)
-        return result
+        def extend(count: int) -> LatencyResult:
+            """``count`` more gate windows, timed now (the gate's second look, a saved baseline's spread)."""
+            probe = self.resources.speed_probe(self.device)
+            with self.resources.lock.timing():
+                grown = more_windows(self.resources.measurements[memo], self.model, probe, count, timing, texts)
+            self.resources.measurements[memo] = grown
+            return grown
+
+        self.resources.memoise(memo, measure)
+        self.recorder.record(self.resources.measurements[memo], extend=extend if gated else None)
+        return self.resources.measurements[memo]
 
     def latency_sweep(self, batch_sizes: Sequence[int] = (1, 8, 32), lengths: Sequence[str | int] = ("short",),
                       **options: Any) -> list[LatencyResult]:
@@ -130,18 +134,29 @@ class EmbedEval:
         texts = list(sentences) if sentences is not None else make_inputs(length, size)
         label = "custom" if sentences is not None else str(length)
 
-        def measure() -> MemoryResult:
+        def measure(probes: int = 1) -> MemoryResult:
             target = self.resources.pool.materialise(self.target)
             # peak RSS is per process, but the child's CPU work must not land inside another worker's timing
             with self.resources.lock.encoding():
                 return measure_memory(replace(target, device=self.device), device=self.device, sentences=texts,
                                       batch_size=size, length=label,
                                       trust_remote_code=self.resources.settings.trust_remote_code,
-                                      folder=local_folder(target.model))
+                                      folder=local_folder(target.model), probes=probes)
 
-        result = self.resources.memoise(("memory", self.target, size, label, tuple(texts)), measure)
-        self.recorder.record(result)
-        return result
+        memo = ("memory", self.target, size, label, tuple(texts))
+
+        def extend(count: int) -> MemoryResult:
+            """``count`` more probes, for the noise floor a saved baseline keeps."""
+            more = measure(count)
+            grown = replace(self.resources.measurements[memo],
+                            private_probes=self.resources.measurements[memo].private_probes + more.private_probes,
+                            peak_probes=self.resources.measurements[memo].peak_probes + more.peak_probes)
+            self.resources.measurements[memo] = grown
+            return grown
+
+        self.resources.memoise(memo, measure)
+        self.recorder.record(self.resources.measurements[memo], extend=extend)
+        return self.resources.measurements[memo]
 
 
 def hybrid_pair(targets: list[EmbedTarget]) -> tuple[EmbedTarget, EmbedTarget] | str:

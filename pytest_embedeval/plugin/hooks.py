@@ -81,6 +81,8 @@ class EmbedEvalPlugin:
         try:
             result = yield
             failures += markers.budget_failures(item)  # only after a passing body
+            if failures and self.run is not None:
+                self.run.recording.results.budget_misses += [f"{item.nodeid}: {line.strip()}" for line in failures[1:]]
         finally:
             if state is not None:  # after the budget, so figures measured only by the marker are in JUnit too
                 item.user_properties.extend(state.properties())
@@ -128,6 +130,8 @@ class EmbedEvalPlugin:
         from pytest_embedeval.report.records import RunResults
 
         run = self.run
+        if run is not None:
+            run.recording.finish_saves()  # where the models are loaded: on the worker under xdist
         if xdist.is_worker(self.config):
             if run is not None:
                 keeper = run.recording._gatekeeper

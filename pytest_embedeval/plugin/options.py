@@ -223,8 +223,8 @@ OPTIONS: tuple[Option, ...] = (
            "the test (CI: fail)", choice("report", "skip", "fail"), "report", metavar="report|skip|fail"),
     Option("max_drop", "accuracy gate: tolerated Spearman drop in points (default: 0.5)", non_negative, 0.5,
            metavar="POINTS"),
-    Option("max_slowdown", "speed gate: tolerated slowdown of the median latency (default: 10%%)", fraction, 0.10,
-           metavar="PCT"),
+    Option("max_slowdown", "speed gate: tolerated slowdown, of the model against the yardstick and of the "
+           "environment against the reference (default: 5%%)", fraction, 0.05, metavar="PCT"),
     Option("max_memory_growth", "memory gate: tolerated growth of the model's peak RSS, parameters and disk size "
            "(default: 10%%)", fraction, 0.10, metavar="PCT"),
     Option("confidence", "confidence of the gates' intervals (default: 95%%)", confidence_level, 0.95,

@@ -18,7 +18,8 @@ from pytest_embedeval.core.lock import MeasurementLock
 from pytest_embedeval.gate.judge import Gatekeeper
 from pytest_embedeval.gate.policy import Tolerance
 from pytest_embedeval.gate.store import BaselineStore
-from pytest_embedeval.gate.verdict import confirm_alarm
+from pytest_embedeval.gate.entries import LOOK_TWO_WINDOWS, SAVE_REPLICATES
+from pytest_embedeval.gate.verdict import MORE, SAVED, UPDATED
 from pytest_embedeval.measure.cache import EmbeddingCache
 from pytest_embedeval.measure.data import StsDataset, load_sts
 from pytest_embedeval.measure.latency import Timing
@@ -62,12 +63,12 @@ class Resources:
             return None
         return self.memoise(("fingerprint", folder), lambda: folder_fingerprint(folder))
 
-    def calibration_workload(self, device: str) -> Any:
-        """The speed gate's yardstick on ``device`` (yardstick.calibration_workload), built once."""
-        from pytest_embedeval.measure.yardstick import calibration_model, calibration_workload
+    def speed_probe(self, device: str) -> Any:
+        """The speed gate's yardstick and reference on ``device`` (yardstick.SpeedProbe), built once."""
+        from pytest_embedeval.measure.yardstick import SpeedProbe, calibration_model
 
         folder = self.pool.build("calibration", calibration_model)
-        return self.memoise(("calibration", device), lambda: calibration_workload(device, folder))
+        return self.memoise(("speed-probe", device), lambda: SpeedProbe(device, folder))
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Recording:
     results: RunResults = field(default_factory=RunResults)
     _gatekeeper: Gatekeeper | None = None
     _verdicts: dict[Any, Any] = field(default_factory=dict)
+    _saved: list[tuple[str, Callable[[int], Any]]] = field(default_factory=list)  # extend() of saved results
 
     @property
     def default_tolerance(self) -> Tolerance:
@@ -96,10 +98,12 @@ class Recording:
         return self._gatekeeper
 
     def record(self, result: Any, state: ItemState, gate: bool = True,
-               confirm: Callable[[], Any] | None = None) -> None:
+               extend: Callable[[int], Any] | None = None) -> None:
         """Report ``result`` and (``gate``) compare it with its baseline; ``state`` is the running test's.
 
-        ``confirm`` measures again: a failed verdict stands only if the new measurement fails too.
+        ``extend(n)`` measures ``n`` more windows or probes of the same workload: the speed gate's
+        second look when its first cannot decide, and the spread a saved baseline keeps
+        (:meth:`finish_saves`).
         """
         state.records.append(self.results.add(result))
         if not gate:
@@ -108,13 +112,30 @@ class Recording:
         # results are memoised for the whole session, so id() is a stable key
         key = (id(result), tolerance)
         if key not in self._verdicts:
-            verdict = self.gatekeeper.check(result, tolerance)
-            if verdict.failed and confirm is not None:
-                verdict = confirm_alarm(verdict, self.gatekeeper.check(confirm(), tolerance))
+            verdict = self.gatekeeper.check(result, tolerance, final=extend is None)
+            if verdict.status == MORE and extend is not None:
+                result = extend(LOOK_TWO_WINDOWS - len(result.windows or ()))
+                state.records[-1] = self.results.add(result)
+                verdict = self.gatekeeper.check(result, tolerance, final=True)
+            if verdict.status in (SAVED, UPDATED) and extend is not None:
+                self._saved.append((result.KIND, extend))
             self._verdicts[key] = verdict
         verdict = self._verdicts[key]
         self.results.add_verdict(verdict)
         state.verdicts.append(verdict)
+
+    def finish_saves(self) -> None:
+        """Baselines being saved get their replicates now, at the end of the run: more speed windows,
+        one per workload in turn so they are spread in time, and more memory probes."""
+        latest: dict[int, Any] = {}
+        for turn in range(SAVE_REPLICATES - 1):
+            for index, (kind, extend) in enumerate(self._saved):
+                if kind == "latency" or turn == 0:
+                    latest[index] = extend(1 if kind == "latency" else SAVE_REPLICATES - 1)
+        for result in latest.values():
+            self.gatekeeper.check(result, self.default_tolerance)  # rewrites the pending entry
+            self.results.add(result)
+        self._saved.clear()
 
 
 @dataclass(frozen=True)
@@ -125,12 +146,8 @@ class TestRecorder:
     state: ItemState
     gate: bool = True  # compare with baselines (the acceptance check compares its two models instead)
 
-    def record(self, result: Any, confirm: Callable[[], Any] | None = None) -> None:
-        self.recording.record(result, self.state, self.gate, confirm)
-
-    def wants(self, target: Any, key: str) -> bool:
-        """Whether the gate will compare or save this entry (the speed gate times extra rounds for it)."""
-        return self.gate and self.recording.gatekeeper.wants(target, key)
+    def record(self, result: Any, extend: Callable[[int], Any] | None = None) -> None:
+        self.recording.record(result, self.state, self.gate, extend)
 
 
 @dataclass

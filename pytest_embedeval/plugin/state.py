@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pytest_embedeval.gate.policy import Tolerance
-from pytest_embedeval.gate.verdict import NO_BASELINE, Verdict
+from pytest_embedeval.gate.verdict import UNCOMPARED, Verdict
 from pytest_embedeval.report.outputs import junit_properties
 
 
@@ -21,9 +21,12 @@ class ItemState:
     verdicts: list[Verdict] = field(default_factory=list)
 
     def outcome(self, missing_policy: str) -> tuple[list[str], str | None]:
-        """The test's gate failures and, under ``--embed-baseline-missing=skip``, its skip reason."""
+        """The test's gate failures and, under ``--embed-baseline-missing=skip``, its skip reason.
+
+        A measurement that was not compared (no baseline, or one it cannot be compared with) follows the
+        missing-baseline policy: under ``fail`` nothing passes unseen."""
         failures = [f"baseline gate: {v.line()}" for v in self.verdicts if v.failed]
-        missing = [v for v in self.verdicts if v.status == NO_BASELINE]
+        missing = [v for v in self.verdicts if v.status in UNCOMPARED]
         if missing and missing_policy == "fail":
             failures += [f"baseline gate: {v.line()} (--embed-baseline-missing=fail)" for v in missing]
         skip = "; ".join(v.line() for v in missing) if missing and missing_policy == "skip" else None

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_embedeval.core.atomic import write_json_atomic, write_text_atomic
-from pytest_embedeval.gate.verdict import FAIL, Verdict
+from pytest_embedeval.gate.verdict import FAIL, PASS, UNCOMPARED, Verdict
 from pytest_embedeval.measure import RESULT_TYPES
 from pytest_embedeval.models.targets import TargetKey
 from pytest_embedeval.measure.retrieval import HybridResult
@@ -46,18 +46,33 @@ def hybrid_lines(results: RunResults) -> list[str]:
     return lines
 
 
+def markdown_title(results: RunResults) -> str:
+    """"no regressions" only when everything measured was compared and passed, nothing else failed."""
+    verdicts = results.verdicts
+    if any(v.failed for v in verdicts) or results.rejected or results.budget_misses:
+        return "regressions found"
+    if any(v.status in UNCOMPARED for v in verdicts):
+        return "not everything was compared"
+    if not any(v.status == PASS for v in verdicts) and not results.acceptance:
+        return "nothing was compared"
+    return "no regressions"
+
+
 def markdown_summary(results: RunResults, batch_size: int) -> str:
     """The run as Markdown, for $GITHUB_STEP_SUMMARY or a pull-request comment."""
     records, verdicts = results.records, [v.to_dict() for v in results.verdicts]
-    failed = [v for v in verdicts if v["status"] == FAIL]
-    title = "regressions found" if failed else "no regressions"
-    out = [f"## pytest-embedeval: {title}", ""]
+    out = [f"## pytest-embedeval: {markdown_title(results)}", ""]
     for heading, table in (("Models", target_table(records, batch_size)), ("STS", sts_table(records)),
                            ("Baseline comparison", verdict_table(verdicts))):
         if table is not None:
             out += [f"### {heading}", "", *table.markdown(), ""]
-    for verdict in failed:
-        out.append(f"- **{verdict['model']} {verdict['device']} {verdict['key']}**: {verdict['detail']}")
+    for verdict in verdicts:
+        if verdict["status"] == FAIL or verdict["status"] in UNCOMPARED:
+            out.append(f"- **{verdict['model']} {verdict['device']} {verdict['key']}**: {verdict['status']}: "
+                       f"{verdict['detail']}")
+    out += [f"- **budget missed**: {line}" for line in results.budget_misses]
+    if results.rejected:
+        out.append("- **model-upgrade acceptance: REJECT** (table below)")
     if results.acceptance:
         out += ["", "```", *results.acceptance, "```"]
     hybrids = hybrid_lines(results)

@@ -24,6 +24,7 @@ class ResultsMessage(TypedDict):
     verdicts: list[dict[str, Any]]
     hybrids: list[dict[str, Any]]
     acceptance: list[str]
+    budget_misses: list[str]
 
 
 def record_key(record: dict[str, Any]) -> str:
@@ -39,6 +40,7 @@ class RunResults:
     _verdicts: dict[tuple[str, str, str], Verdict] = field(default_factory=dict)
     _hybrids: dict[str, dict[str, Any]] = field(default_factory=dict)
     acceptance: list[str] = field(default_factory=list)  # the verdict table of --embed-candidate
+    budget_misses: list[str] = field(default_factory=list)  # "<test id>: <budget missed>", from embed_budget
 
     def add(self, result: Any) -> dict[str, Any]:
         """Record a result; returns its record."""
@@ -67,7 +69,7 @@ class RunResults:
 
     def message(self) -> ResultsMessage:
         return {"records": self.records, "verdicts": [v.to_dict() for v in self.verdicts], "hybrids": self.hybrids,
-                "acceptance": list(self.acceptance)}
+                "acceptance": list(self.acceptance), "budget_misses": list(self.budget_misses)}
 
     def merge(self, message: ResultsMessage) -> None:
         for record in message.get("records") or []:
@@ -78,3 +80,9 @@ class RunResults:
             self.add_hybrid(hybrid)
         if message.get("acceptance"):
             self.acceptance = list(message["acceptance"])
+        self.budget_misses += message.get("budget_misses") or []
+
+    @property
+    def rejected(self) -> bool:
+        """The acceptance check said REJECT."""
+        return any(line.startswith("verdict: REJECT") for line in self.acceptance)

@@ -1,0 +1,184 @@
+"""The speed and memory gates on scripted data: windows pair the right rounds, ratios point the right way,
+the two looks decide as registered, and each layer (model, environment) is told apart."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from pytest_embedeval.gate.entries import LatencyEntry, MemoryEntry
+from pytest_embedeval.gate.judge import judge
+from pytest_embedeval.gate.policy import Tolerance
+from pytest_embedeval.gate.stats import slowdown
+from pytest_embedeval.gate.verdict import FAIL, MORE, NOT_COMPARABLE, PASS
+from pytest_embedeval.measure.latency import Timing, summarise
+from pytest_embedeval.measure.memory import MemoryResult
+from pytest_embedeval.measure.yardstick import CALIBRATION, SpeedProbe
+
+TOLERANCE = Tolerance(max_drop=0.5, max_slowdown=0.05, max_memory_growth=0.10)
+ENVIRONMENT = {"cpu": "X", "cpu_count": 2, "torch_threads": 2, "gpu": None, "executable": "/venv/bin/python",
+               "versions": {"torch": "2.13.0", "transformers": "5.24.0"}}
+
+
+class FakeClock:
+    """A timer that moves only when a workload runs: each call advances it by a scripted duration."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def workload(self, durations: list[float]):
+        calls = iter(durations)
+
+        def run() -> None:
+            self.now += next(calls)
+
+        return run
+
+
+def probe_with(clock: FakeClock, model: list[float], reference: list[float], yardstick: list[float]) -> tuple:
+    probe = SpeedProbe.__new__(SpeedProbe)  # no yardstick model: its workloads are scripted
+    probe.workloads = lambda texts, batch_size: (clock.workload(yardstick), clock.workload(reference))
+    return probe, clock.workload(model)
+
+
+def test_each_model_round_is_paired_with_the_yardstick_and_reference_rounds_of_its_turn() -> None:
+    """Durations grow round by round; only rounds of the same turn keep the ratios exactly 2 and 4."""
+    clock, rounds = FakeClock(), 10
+    scale = [1.0 + 0.5 * i for i in range(rounds + 1)]  # one warm-up round, then ten timed
+    probe, model = probe_with(clock, [4.0 * s for s in scale], [0.5 * s for s in scale], [2.0 * s for s in scale])
+    (window,) = probe.windows(model, ["a b c"], 1, 1, timing=Timing(rounds=5, warmup=1, timer=clock))
+    assert window.model == pytest.approx(math.log(2.0))  # model / yardstick
+    assert window.environment == pytest.approx(math.log(4.0))  # yardstick / reference
+    assert window.model_ms == pytest.approx(4000.0 * scale[1 + rounds // 2 - 1] + 1000.0, rel=0.2)
+
+
+def test_a_slower_model_raises_the_model_ratio_and_a_slower_stack_the_environment_ratio() -> None:
+    def window(model: float, yardstick: float, reference: float) -> tuple[float, float]:
+        clock = FakeClock()
+        probe, run = probe_with(clock, [model] * 20, [reference] * 20, [yardstick] * 20)
+        (found,) = probe.windows(run, ["a"], 1, 1, timing=Timing(rounds=5, warmup=1, timer=clock))
+        return found.model, found.environment
+
+    base = window(0.050, 0.050, 0.010)
+    slower_model = window(0.060, 0.050, 0.010)
+    slower_stack = window(0.060, 0.060, 0.010)  # torch slows both the model and the yardstick
+    assert slower_model[0] > base[0] and slower_model[1] == pytest.approx(base[1])
+    assert slower_stack[0] == pytest.approx(base[0]) and slower_stack[1] > base[1]
+
+
+def windows(model: float, environment: float, count: int = 3, spread: float = 0.004,
+            reference_ms: float = 10.0) -> list[dict[str, float]]:
+    return [{"model": math.log(model) + spread * (i - (count - 1) / 2),
+             "environment": math.log(environment) - spread * (i - (count - 1) / 2),
+             "model_ms": 50.0 * model, "yardstick_ms": 50.0, "reference_ms": reference_ms} for i in range(count)]
+
+
+def test_two_looks_decide_as_registered() -> None:
+    base = [0.0, 0.01, -0.01]
+    assert slowdown(base, [0.0], tolerance=0.05, process_noise=0.01, final=False).decision == "pass"
+    # the first look never fails: one window, however slow, only asks for the second look
+    assert slowdown(base, [0.30], tolerance=0.05, process_noise=0.01, final=False).decision == "more"
+    # 4.5% slower: above half the tolerance, not significant on one window: look again
+    assert slowdown(base, [0.045], tolerance=0.05, process_noise=0.01, final=False).decision == "more"
+    assert slowdown(base, [0.045, 0.044, 0.046], tolerance=0.05, process_noise=0.01, final=True).decision == "pass"
+    assert slowdown(base, [0.12, 0.11, 0.12], tolerance=0.05, process_noise=0.01, final=True).decision == "fail"
+    faster = slowdown(base, [-0.3], tolerance=0.05, process_noise=0.01, final=True)
+    assert faster.decision == "pass" and faster.ratio < 1
+    # what a comparison resolves grows with the noise, and never undercuts the tolerance
+    noisy = slowdown(base, [0.0], tolerance=0.01, process_noise=0.05, final=True)
+    quiet = slowdown(base, [0.0], tolerance=0.01, process_noise=0.01, final=True)
+    assert noisy.resolves > quiet.resolves > 0.01
+    assert slowdown(base, [0.0], tolerance=0.5, process_noise=0.01, final=True).resolves == 0.5
+
+
+def latency(window_list: list[dict[str, float]] | None) -> object:
+    result = summarise([0.05, 0.051, 0.049], batch_size=8, model="m", device="cpu", length="short", tokens=15.0,
+                       warmup=2, threads=2)
+    return replace(result, windows=None if window_list is None else tuple(window_list))
+
+
+def entry(window_list: list[dict[str, float]], environment: dict = ENVIRONMENT) -> dict:
+    return {"samples_ms": [50.0, 51.0, 49.0], "windows": window_list, "calibration": CALIBRATION,
+            "environment": environment}
+
+
+def check(current: list[dict[str, float]], baseline: list[dict[str, float]], environment: dict = ENVIRONMENT,
+          final: bool = True) -> object:
+    return judge("latency", latency(current), entry(baseline), TOLERANCE, where="w", environment=environment,
+                 confidence=0.95, seed=0, final=final)
+
+
+def test_an_unchanged_rerun_passes_and_says_what_it_resolves() -> None:
+    verdict = check(windows(1.0, 2.0, 1), windows(1.0, 2.0), final=False)
+    assert verdict.status == PASS
+    assert "resolves model >= " in verdict.detail and "environment >= " in verdict.detail
+    assert verdict.change.startswith("model x1.000") and "environment x1.000" in verdict.change
+
+
+def test_a_slower_model_fails_on_the_model_layer() -> None:
+    assert check(windows(1.2, 2.0, 1), windows(1.0, 2.0), final=False).status == MORE
+    verdict = check(windows(1.2, 2.0, 3), windows(1.0, 2.0), final=False)
+    assert verdict.status == FAIL and verdict.detail.startswith("the model slowed (x1.2")
+
+
+def test_a_slower_stack_fails_on_the_environment_layer_and_names_the_versions() -> None:
+    upgraded = {**ENVIRONMENT, "versions": {"torch": "2.14.1", "transformers": "5.24.0"}}
+    verdict = check(windows(1.0, 2.0 * 1.27, 3), windows(1.0, 2.0), environment=upgraded)
+    assert verdict.status == FAIL
+    assert verdict.detail.startswith("the environment slowed (torch 2.13.0 -> 2.14.1; yardstick x1.270")
+    assert "versions changed since the baseline: torch 2.13.0 -> 2.14.1" in verdict.detail
+
+
+def test_the_environment_is_judged_only_on_the_same_kind_of_machine_and_not_when_busy() -> None:
+    elsewhere = check(windows(1.0, 2.0 * 1.5, 3), windows(1.0, 2.0), environment={**ENVIRONMENT, "cpu": "Y"})
+    assert elsewhere.status == PASS and "environment not judged: baseline from another machine (cpu differ)" in (
+        elsewhere.detail)
+    busy = check(windows(1.0, 2.0 * 1.5, 3, reference_ms=30.0), windows(1.0, 2.0))
+    assert busy.status == PASS and "took x3.00 its baseline time" in busy.detail
+
+
+def test_an_ambiguous_first_look_asks_for_more_windows() -> None:
+    assert check(windows(1.045, 2.0, 1), windows(1.0, 2.0), final=False).status == MORE
+    assert check(windows(1.045, 2.0, 1), windows(1.0, 2.0), final=True).status == PASS
+
+
+def test_a_baseline_without_windows_is_not_comparable() -> None:
+    verdict = judge("latency", latency(windows(1.0, 2.0, 1)), {"samples_ms": [50.0, 51.0], "calibration": "v2"},
+                    TOLERANCE, where="w", environment=ENVIRONMENT, confidence=0.95, seed=0)
+    assert verdict.status == NOT_COMPARABLE and "--embed-baseline-update" in verdict.detail
+
+
+def memory(private: float, peak: float = 600.0, probes: tuple[float, ...] = ()) -> MemoryResult:
+    return MemoryResult(model="m", device="cpu", batch_size=32, length="short", params=22_000_000,
+                        weight_mb={"float32": 86.6}, disk_mb=86.7, baseline_rss_mb=500.0, load_peak_mb=530.0,
+                        encode_peak_mb=peak, peak_rss_mb=peak, load_increase_mb=30.0, encode_increase_mb=50.0,
+                        private_mb=private, cuda_load_peak_mb=None, cuda_encode_peak_mb=None, load_seconds=0.1,
+                        method="vmhwm", private_probes=probes or (private,), peak_probes=(peak,))
+
+
+def test_memory_floor_comes_from_the_probes_spread() -> None:
+    saved = memory(44.0, probes=(44.0, 45.5, 47.0))
+    written = {**MemoryEntry.write(saved), "environment": ENVIRONMENT}
+    assert written["private_probes"] == [44.0, 45.5, 47.0]
+
+    def verdict(current: MemoryResult, environment: dict = ENVIRONMENT) -> object:
+        return judge("memory", current, written, TOLERANCE, where="w", environment=environment, confidence=0.95,
+                     seed=0)
+
+    assert verdict(memory(49.0)).status == PASS  # +3.5 MB: inside the floor (twice the 3 MB range)
+    grown = verdict(memory(65.5))  # +20 MB
+    assert grown.status == FAIL and "private MB 45.5 -> 65.5 (floor 8)" in grown.detail
+    # peak RSS is what a container pays: gated on the same install, never across installs
+    assert verdict(memory(45.0, peak=700.0)).status == FAIL
+    other = verdict(memory(45.0, peak=700.0), {**ENVIRONMENT, "executable": "/other/bin/python"})
+    assert other.status == PASS and "peak RSS not compared" in other.detail
+
+
+def test_latency_entry_keeps_its_windows() -> None:
+    written = LatencyEntry.write(latency(windows(1.0, 2.0)))
+    assert written["calibration"] == CALIBRATION and len(written["windows"]) == 3
