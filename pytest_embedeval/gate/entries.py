@@ -163,7 +163,7 @@ class MemoryEntry:
     KIND: ClassVar[str] = "memory"
     private_mb: float | None
     model_mb: float | None
-    params: int
+    params: int | None
     disk_mb: float | None
 
     @staticmethod
@@ -179,7 +179,9 @@ class MemoryEntry:
             private, model = number(entry, "private_mb", where), None
         else:
             private, model = None, number(entry, "model_mb", where)
-        return cls(private, model, number(entry, "params", where), entry.get("disk_mb"))
+        # params is null for an encoder without torch modules (models/custom.py)
+        params = None if entry.get("params") is None and result.params is None else number(entry, "params", where)
+        return cls(private, model, params, entry.get("disk_mb"))
 
     def judge(self, result: Any, tolerance: Tolerance, context: Context) -> dict[str, Any]:
         max_growth = tolerance.max_memory_growth

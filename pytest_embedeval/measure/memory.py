@@ -54,7 +54,7 @@ class MemoryResult:
     device: str
     batch_size: int
     length: str
-    params: int
+    params: int | None  # None for an encoder without torch modules (models/custom.py): not counted
     weight_mb: dict[str, float] = field(hash=False)  # by dtype: {"float32": 86.7}
     disk_mb: float | None
     baseline_rss_mb: float  # the child after importing torch and sentence-transformers
@@ -110,6 +110,9 @@ class MemoryResult:
 
     def assert_params(self, max_count: int) -> MemoryResult:
         __tracebackhide__ = True
+        if self.params is None:
+            raise AssertionError(f"parameters were not counted (the encoder exposes no torch modules) for "
+                                 f"{self.describe()}")
         if self.params > max_count:
             raise AssertionError(f"{self.params:,} parameters is above the budget {max_count:,} for {self.describe()}")
         return self
@@ -249,6 +252,8 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
     from pytest_embedeval.models.pool import load_target
     from pytest_embedeval.models.targets import EmbedTarget
 
+    parent_path = request.get("sys_path") or []  # a module:factory encoder imports as it did in the parent
+    sys.path[:] = parent_path + [entry for entry in sys.path if entry not in parent_path]
     target = EmbedTarget.from_dict(request["target"])
     device = request["device"]
     baseline = peaks.start()
@@ -287,7 +292,7 @@ def measure_memory(target: Any, *, device: str, sentences: list[str], batch_size
                    trust_remote_code: bool, folder: Path | None, timeout_s: float = 1800) -> MemoryResult:
     """Run :func:`probe` in a fresh interpreter and read its figures back."""
     request = {"target": target.to_dict(), "device": device, "sentences": sentences, "batch_size": batch_size,
-               "trust_remote_code": trust_remote_code}
+               "trust_remote_code": trust_remote_code, "sys_path": list(sys.path)}
     try:
         done = subprocess.run([sys.executable, "-m", "pytest_embedeval.measure.memory"], input=json.dumps(request),
                               capture_output=True, text=True, timeout=timeout_s)
