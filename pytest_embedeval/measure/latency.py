@@ -19,7 +19,7 @@ import gc
 import random
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, ClassVar, Sequence
 
 from pytest_embedeval.models.targets import TargetKey
@@ -29,6 +29,13 @@ LENGTHS = {"short": 12, "medium": 48, "long": 320}
 WORDS = ("the model encodes every sentence into a vector so that similar meaning lands close together "
           "while unrelated text stays far apart teams compare speed memory and accuracy before they ship "
           "small networks answer quickly large ones rank better and the budget decides which one serves").split()
+
+
+def cost_per_mtok(price_per_hour: float | None, tokens_per_s: float | None) -> float | None:
+    """USD to encode a million tokens on a machine costing ``price_per_hour``: encode time x price."""
+    if price_per_hour is None or not tokens_per_s:
+        return None
+    return price_per_hour / 3600.0 / tokens_per_s * 1e6
 
 
 def make_inputs(length: str | int, count: int, seed: int = 0) -> list[str]:
@@ -46,7 +53,7 @@ class LatencyResult:
 
     KIND: ClassVar[str] = "latency"
     IDENTITY: ClassVar[tuple[str, ...]] = ("model", "device", "variant", "batch_size", "length", "rounds")
-    JUNIT: ClassVar[tuple[str, ...]] = ("p50_ms", "p95_ms", "sentences_per_s")
+    JUNIT: ClassVar[tuple[str, ...]] = ("p50_ms", "p95_ms", "sentences_per_s", "tokens_per_s", "usd_per_mtok")
 
     model: str
     device: str
@@ -70,6 +77,15 @@ class LatencyResult:
     normalised: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
     calibration_ms: float | None = None
     variant: str = ""  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
+    # tokens/s at the median round (sentences/s x mean tokens); None without a tokenizer
+    tokens_per_s: float | None = None
+    price_per_hour: float | None = None  # --embed-price-per-hour, USD
+    usd_per_mtok: float | None = None  # encode cost of a million tokens at that price (cost_per_mtok)
+
+    def priced(self, price_per_hour: float | None) -> LatencyResult:
+        """This result with its cost per million tokens at ``price_per_hour`` (None: no price given)."""
+        return replace(self, price_per_hour=price_per_hour, usd_per_mtok=cost_per_mtok(price_per_hour,
+                                                                                       self.tokens_per_s))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -222,6 +238,8 @@ def measure_latency(model: Any, *, model_name: str, device: str, batch_size: int
     if calibration is not None:
         normalised, calibration_ms = time_normalised(run, calibration(yardstick_words(texts), batch_size),
                                                      timing, sync)
-    return summarise(samples, batch_size=batch_size, model=model_name, device=device, length=label,
-                     tokens=mean_tokens(model, texts), warmup=timing.warmup, threads=torch.get_num_threads(),
-                     normalised=None if normalised is None else tuple(normalised), calibration_ms=calibration_ms)
+    tokens = mean_tokens(model, texts)
+    result = summarise(samples, batch_size=batch_size, model=model_name, device=device, length=label,
+                       tokens=tokens, warmup=timing.warmup, threads=torch.get_num_threads(),
+                       normalised=None if normalised is None else tuple(normalised), calibration_ms=calibration_ms)
+    return replace(result, tokens_per_s=None if tokens is None else result.sentences_per_s * tokens)
