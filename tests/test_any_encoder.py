@@ -196,3 +196,26 @@ def test_encode(embed_model, embed_eval):
     result = pytester.runpytest_subprocess("--embed-models=bad", "-p", "no:cacheprovider", "test_it.py")
     result.stdout.fnmatch_lines(["*ModelError: model 'toy_enc:broken': the factory raised RuntimeError: "
                                  "no weights here*"])
+
+
+def test_ini_sets_prompts_price_and_select(pytester: pytest.Pytester) -> None:
+    pytester.makeini("""
+[pytest]
+embed_prompts =
+    STS=Same meaning? 
+    query=query: 
+embed_price_per_hour = 2.5
+embed_select = p95_ms<=50, peak_mb<=800
+""")
+    pytester.makepyfile('''
+from pytest_embedeval.plugin.options import read_settings
+
+def test_settings(request):
+    settings = read_settings(request.config)
+    assert settings.prompts == {"STS": "Same meaning?", "query": "query:"}, settings.prompts
+    assert settings.price_per_hour == 2.5
+    assert [limit.text for limit in settings.select] == ["p95_ms<=50", "peak_mb<=800"]
+''')
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--embed-price-per-hour=-1")
+    result.stderr.fnmatch_lines(["*--embed-price-per-hour=-1: '-1' must be a positive finite number*"])
