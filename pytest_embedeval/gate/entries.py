@@ -221,8 +221,8 @@ class MemoryEntry:
 
     @classmethod
     def read(cls, entry: dict[str, Any], result: Any, where: str) -> MemoryEntry:
-        params = entry.get("params")
-        params = None if params is None else number(entry, "params", where)
+        # params is null for an encoder without torch modules (models/custom.py)
+        params = None if entry.get("params") is None and result.params is None else number(entry, "params", where)
         environment = entry.get("environment") or {}
         if entry.get("private_mb") is not None and result.private_mb is not None:
             number(entry, "private_mb", where)

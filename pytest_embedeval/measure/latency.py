@@ -30,6 +30,13 @@ WORDS = ("the model encodes every sentence into a vector so that similar meaning
           "small networks answer quickly large ones rank better and the budget decides which one serves").split()
 
 
+def cost_per_mtok(price_per_hour: float | None, tokens_per_s: float | None) -> float | None:
+    """USD to encode a million tokens on a machine costing ``price_per_hour``: encode time x price."""
+    if price_per_hour is None or not tokens_per_s:
+        return None
+    return price_per_hour / 3600.0 / tokens_per_s * 1e6
+
+
 def make_inputs(length: str | int, count: int, seed: int = 0) -> list[str]:
     """``count`` deterministic texts of a named length (short/medium/long) or word count."""
     words = LENGTHS.get(length, length) if isinstance(length, str) else length
@@ -45,7 +52,7 @@ class LatencyResult:
 
     KIND: ClassVar[str] = "latency"
     IDENTITY: ClassVar[tuple[str, ...]] = ("model", "device", "variant", "batch_size", "length", "rounds")
-    JUNIT: ClassVar[tuple[str, ...]] = ("p50_ms", "p95_ms", "sentences_per_s")
+    JUNIT: ClassVar[tuple[str, ...]] = ("p50_ms", "p95_ms", "sentences_per_s", "tokens_per_s", "usd_per_mtok")
 
     model: str
     device: str
@@ -68,6 +75,15 @@ class LatencyResult:
     # for the speed gate: windows of rounds alternating with the yardstick and the reference (yardstick.Window)
     windows: tuple[dict[str, float], ...] | None = field(default=None, repr=False, compare=False)
     variant: str = ""  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
+    # tokens/s at the median round (sentences/s x mean tokens); None without a tokenizer
+    tokens_per_s: float | None = None
+    price_per_hour: float | None = None  # --embed-price-per-hour, USD
+    usd_per_mtok: float | None = None  # encode cost of a million tokens at that price (cost_per_mtok)
+
+    def priced(self, price_per_hour: float | None) -> LatencyResult:
+        """This result with its cost per million tokens at ``price_per_hour`` (None: no price given)."""
+        return replace(self, price_per_hour=price_per_hour, usd_per_mtok=cost_per_mtok(price_per_hour,
+                                                                                       self.tokens_per_s))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -191,9 +207,10 @@ def measure_latency(model: Any, *, model_name: str, device: str, batch_size: int
     found = None
     if probe is not None:
         found = tuple(w.to_dict() for w in probe.windows(run, texts, batch_size, windows, timing=timing, sync=sync))
-    return summarise(samples, batch_size=batch_size, model=model_name, device=device, length=label,
-                     tokens=mean_tokens(model, texts), warmup=timing.warmup, threads=torch.get_num_threads(),
-                     windows=found)
+    tokens = mean_tokens(model, texts)
+    result = summarise(samples, batch_size=batch_size, model=model_name, device=device, length=label,
+                       tokens=tokens, warmup=timing.warmup, threads=torch.get_num_threads(), windows=found)
+    return replace(result, tokens_per_s=None if tokens is None else result.sentences_per_s * tokens)
 
 
 def encode_call(model: Any, batch_size: int, length: str | int,

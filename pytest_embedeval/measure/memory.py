@@ -54,7 +54,7 @@ class MemoryResult:
     device: str
     batch_size: int
     length: str
-    params: int
+    params: int | None  # None for an encoder without torch modules (models/custom.py): not counted
     weight_mb: dict[str, float] = field(hash=False)  # by dtype: {"float32": 86.7}
     disk_mb: float | None
     baseline_rss_mb: float  # the child after importing torch and sentence-transformers
@@ -113,6 +113,9 @@ class MemoryResult:
 
     def assert_params(self, max_count: int) -> MemoryResult:
         __tracebackhide__ = True
+        if self.params is None:
+            raise AssertionError(f"parameters were not counted (the encoder exposes no torch modules) for "
+                                 f"{self.describe()}")
         if self.params > max_count:
             raise AssertionError(f"{self.params:,} parameters is above the budget {max_count:,} for {self.describe()}")
         return self
@@ -252,6 +255,8 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
     from pytest_embedeval.models.pool import load_target
     from pytest_embedeval.models.targets import EmbedTarget
 
+    parent_path = request.get("sys_path") or []  # a module:factory encoder imports as it did in the parent
+    sys.path[:] = parent_path + [entry for entry in sys.path if entry not in parent_path]
     target = EmbedTarget.from_dict(request["target"])
     device = request["device"]
     baseline = peaks.start()
@@ -294,10 +299,12 @@ def measure_memory(target: Any, *, device: str, sentences: list[str], batch_size
     The figures are those of the probe with the median private peak; every probe's private peak
     and peak RSS are kept (``private_probes``, ``peak_probes``): their spread is the noise the
     memory gate's floor comes from.  The probes run side by side: a peak is per process and does
-    not depend on the CPU time the others take.
+    not depend on the CPU time the others take.  The children get this process's ``sys.path``, so
+    a ``module:factory`` encoder imports the same way.
     """
     request = json.dumps({"target": target.to_dict(), "device": device, "sentences": sentences,
-                          "batch_size": batch_size, "trust_remote_code": trust_remote_code})
+                          "batch_size": batch_size, "trust_remote_code": trust_remote_code,
+                          "sys_path": list(sys.path)})
     what = f"memory probe for model {target.model.name} on {device}"
     children = [subprocess.Popen([sys.executable, "-m", "pytest_embedeval.measure.memory"], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(probes)]

@@ -70,7 +70,7 @@ class StsResult:
 
     KIND: ClassVar[str] = "sts"
     IDENTITY: ClassVar[tuple[str, ...]] = ("model", "device", "variant", "dataset", "split", "fingerprint",
-                                           "batch_size")
+                                           "batch_size", "prompt")
     JUNIT: ClassVar[tuple[str, ...]] = ("spearman", "pearson")
 
     model: str
@@ -88,6 +88,8 @@ class StsResult:
     cosine: tuple[float, ...] = field(repr=False, compare=False)  # per pair, for the bootstrap gate
     gold: tuple[float, ...] = field(repr=False, compare=False)  # the data's gold scores, same order
     variant: str = ""  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
+    prompt: str | None = None  # the prompt prepended to every sentence (models/prompts.py), None for none
+    prompt_name: str | None = None  # the model's prompt key it came from: "STS", "STSBenchmark"
 
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
@@ -100,7 +102,12 @@ class StsResult:
 
     def entry_key(self) -> str:
         """Its baseline entry: the data (name, split, content) and the batch size."""
-        return f"sts:{self.dataset}/{self.split}:{self.fingerprint}:bs{self.batch_size}"
+        key = f"sts:{self.dataset}/{self.split}:{self.fingerprint}:bs{self.batch_size}"
+        if self.prompt:  # a changed prompt is a different measurement; no prompt keeps the old key
+            from pytest_embedeval.models.prompts import prompt_digest
+
+            key += f":prompt-{prompt_digest(self.prompt)}"
+        return key
 
     def _describe(self) -> str:
         return (f"model {self.model} on {self.device}, {self.dataset}/{self.split} "

@@ -28,6 +28,13 @@ def load_target(target: EmbedTarget, trust_remote_code: bool = False) -> Any:
     (:meth:`ModelPool.materialise`).
     """
     spec = target.model
+    if spec.factory is not None:
+        if target.variant:
+            raise ModelError(f"model {spec.source!r}: variants ({target.variant}) apply to sentence-transformers "
+                             "models only; a custom encoder runs as its factory builds it")
+        from pytest_embedeval.models.custom import load_custom
+
+        return load_custom(spec.factory, resolve_device(target.device))
     if spec.path is None and spec.zoo is not None:
         raise ModelError(f"model {spec.source!r} has not been built; call ModelPool.materialise first")
     kwargs: dict[str, Any] = {"device": resolve_device(target.device), "trust_remote_code": trust_remote_code}

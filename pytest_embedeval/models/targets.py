@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from pytest_embedeval.errors import ModelError
-from pytest_embedeval.models import zoo
+from pytest_embedeval.models import custom, zoo
 from pytest_embedeval.models.aliases import ALIASES
 from pytest_embedeval.models.variants import DEFAULT_BACKEND, DEFAULT_DTYPE, parse_variant, variant_name
 
@@ -66,11 +66,14 @@ class ModelSpec:
     path: Path | None = None  # a local sentence-transformers or transformers folder
     hub_id: str | None = None  # loaded through the hub when there is no local folder
     zoo: str | None = None  # a random-weight shape of zoo.SHAPES, built into a folder on first use
+    factory: str | None = None  # "package.module:factory" returning any encoder (custom.py)
 
     @property
     def location(self) -> str:
         if self.path is not None:
             return str(self.path)
+        if self.factory is not None:
+            return f"factory:{self.factory}"
         return f"hub:{self.hub_id}" if self.hub_id else f"random:{self.zoo}"
 
 
@@ -138,10 +141,14 @@ def split_variant(source: str) -> tuple[str, str, str]:
 
 
 def resolve_model(source: str, base: Path) -> ModelSpec:
-    """Alias, random-weight shape, local folder (anything path-like) or hub id ``org/name``."""
+    """Alias, random-weight shape, ``module:factory``, an encoder plugin's entry-point name, local folder
+    (anything path-like) or hub id ``org/name``."""
     if source.startswith(zoo.PREFIX):
         shape = zoo.shape_of(source)
         return ModelSpec(f"random-{shape}", source, zoo=shape)
+    if custom.is_factory_spec(source):
+        custom.import_factory(source, base)  # a typo is a usage error now, not a failure in every test
+        return ModelSpec(custom.spec_name(source), source, factory=source)
     if source in ALIASES:
         alias = ALIASES[source]
         local = alias.local_path()
@@ -149,6 +156,13 @@ def resolve_model(source: str, base: Path) -> ModelSpec:
             check_model_folder(local, source)
             return ModelSpec(source, source, path=local)
         return ModelSpec(source, source, hub_id=alias.hub_id)
+    plugin = None if "/" in source or os.sep in source else custom.entry_point_spec(source)
+    if plugin is not None:
+        if not custom.is_factory_spec(plugin):
+            raise ModelError(f"model {source!r}: its {custom.ENTRY_POINT_GROUP} entry point {plugin!r} "
+                             "is not module:factory")
+        custom.import_factory(plugin, base)
+        return ModelSpec(source, source, factory=plugin)
     # an existing folder wins over a hub id: "models/my-model" may be either
     looks_like_path = source.startswith((".", "/", "~")) or (os.sep in source and not HUB_ID.match(source))
     # absolute but symlinks kept: the name is the folder the user named, not where a link points

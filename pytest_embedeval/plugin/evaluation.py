@@ -20,6 +20,7 @@ from pytest_embedeval.measure.data import StsDataset
 from pytest_embedeval.measure.latency import LatencyResult, make_inputs, measure_latency, more_windows
 from pytest_embedeval.measure.memory import MemoryResult, measure_memory
 from pytest_embedeval.measure.sts import StsResult, evaluate_sts
+from pytest_embedeval.models.prompts import folder_prompts, sts_prompt
 from pytest_embedeval.models.targets import EmbedTarget, local_folder, resolve_device
 from pytest_embedeval.plugin.run import Resources, TestRecorder
 
@@ -51,6 +52,8 @@ class EmbedEval:
         """Spearman/Pearson x100 of cosine similarity against gold scores (MTEB scoring)."""
         data = dataset if dataset is not None else self.dataset(split)
         size = batch_size or self.resources.settings.batch_size
+        prompt_key, prompt = sts_prompt(self.prompts(), data.name)  # as MTEB: a key for STS, or none
+        extra = {"prompt": prompt} if prompt else {}  # no prompt: the call (and the ONNX backend) as before
 
         def measure() -> StsResult:
             encode_seconds: list[float] = []
@@ -58,26 +61,36 @@ class EmbedEval:
             def encode(sentences: list[str]) -> Any:
                 model = self.model  # loaded on a cache miss only, and before the clock starts: loading
                 start = time.perf_counter()  # (imports, weights, an ONNX export) is not encoding
-                vectors = model.encode(sentences, batch_size=size, show_progress_bar=False, convert_to_numpy=True)
+                vectors = model.encode(sentences, batch_size=size, show_progress_bar=False, convert_to_numpy=True,
+                                       **extra)
                 encode_seconds.append(time.perf_counter() - start)
                 return vectors
 
             cache = self.resources.embeddings
             fingerprint = self.resources.model_fingerprint(self.target) if cache is not None else None
             if cache is not None and fingerprint is not None:
-                encode = cache.encoder(encoder_identity(fingerprint, self.device, size, self.target.variant),
-                                       encode)
+                variant = self.target.variant + (f"\0prompt:{prompt}" if prompt else "")
+                encode = cache.encoder(encoder_identity(fingerprint, self.device, size, variant), encode)
             with self.resources.lock.encoding():
                 result = evaluate_sts(encode, data, model=self.target.model.name, device=self.device,
                                       batch_size=size)
             # None: the embeddings came from the cache, the model never encoded
-            return replace(result, variant=self.target.variant,
+            return replace(result, variant=self.target.variant, prompt=prompt, prompt_name=prompt_key,
                            encode_seconds=sum(encode_seconds) if encode_seconds else None)
 
-        key = ("sts", self.target, data.name, data.split, data.source, data.fingerprint, size)
+        key = ("sts", self.target, data.name, data.split, data.source, data.fingerprint, size, prompt)
         result = self.resources.memoise(key, measure)
         self.recorder.record(result)
         return result
+
+    def prompts(self) -> dict[str, str]:
+        """The prompts in effect: --embed-prompts, else the model's own (read from its folder when it has
+        one, so an embedding-cache hit still needs no load)."""
+        if self.resources.settings.prompts is not None:
+            return self.resources.settings.prompts
+        spec = self.target.model
+        own = folder_prompts(local_folder(spec)) if spec.factory is None else None
+        return own if own is not None else dict(getattr(self.model, "prompts", None) or {})
 
     def latency(self, batch_size: int | None = None, length: str | int = "short", *,
                 sentences: Sequence[str] | None = None, rounds: int | None = None,
@@ -105,7 +118,7 @@ class EmbedEval:
             with self.resources.lock.timing():
                 result = measure_latency(model, model_name=self.target.model.name, device=self.device,
                                          batch_size=size, length=length, timing=timing, sentences=texts, probe=probe)
-            return replace(result, variant=self.target.variant)
+            return replace(result, variant=self.target.variant).priced(settings.price_per_hour)
 
         def extend(count: int) -> LatencyResult:
             """``count`` more gate windows, timed now (the gate's second look, a saved baseline's spread)."""

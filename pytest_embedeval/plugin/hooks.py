@@ -159,14 +159,21 @@ class EmbedEvalPlugin:
                 self.notes += [f"embedeval baseline written: {path}" for path in keeper.write_pending()]
             except EmbedEvalError as exc:
                 errors.append(f"embedeval: baselines not written: {exc}")
+        selection = self._selection()
         if settings.report is not None:
-            write_report(settings.report, results, describe(self.config.rootpath))
+            write_report(settings.report, results, describe(self.config.rootpath),
+                         {"selection": selection} if selection is not None else None)
             self.notes.append(f"embedeval report: {settings.report}")
         targets = [settings.markdown] if settings.markdown is not None else []
         if os.environ.get("GITHUB_STEP_SUMMARY"):
             targets.append(Path(os.environ["GITHUB_STEP_SUMMARY"]))
         if targets:
             text = markdown_summary(results, settings.batch_size)
+            if selection is not None:
+                from pytest_embedeval.report.selection import selection_lines
+
+                text += "\n### Pick under the budget\n\n" + "\n".join(
+                    f"- {line.strip()}" for line in selection_lines(selection)) + "\n"
             for path in targets:
                 write_markdown(path, text, append=path != settings.markdown)
                 self.notes.append(f"embedeval markdown: {path}")
@@ -182,11 +189,25 @@ class EmbedEvalPlugin:
             return
         from pytest_embedeval.report.outputs import summary_lines
 
-        lines = summary_lines(self.run.recording.results, self.settings.batch_size) + self.notes
+        lines = summary_lines(self.run.recording.results, self.settings.batch_size)
+        selection = self._selection()
+        if selection is not None:
+            from pytest_embedeval.report.selection import selection_lines
+
+            lines += ["", *selection_lines(selection)]
+        lines += self.notes
         if lines:
             terminalreporter.write_sep("=", "embedding evaluation")
             for line in lines:
                 terminalreporter.write_line(line)
+
+    def _selection(self) -> dict[str, Any] | None:
+        """--embed-select: the most accurate target meeting every limit, from what the run measured."""
+        if self.settings.select is None or self.run is None:
+            return None
+        from pytest_embedeval.report.selection import select
+
+        return select(self.run.recording.results.records, self.settings.batch_size, self.settings.select)
 
     def pytest_unconfigure(self) -> None:
         if self.run is not None:

@@ -19,6 +19,9 @@ from typing import Any, Callable
 
 import pytest
 
+from pytest_embedeval.models.prompts import parse_prompts
+from pytest_embedeval.report.selection import parse_limits
+
 DEVICE_PATTERN = re.compile(r"^(cpu|mps|auto|cuda(:\d+)?)$")
 SPLIT_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -243,6 +246,13 @@ OPTIONS: tuple[Option, ...] = (
            metavar="on|off"),
     Option("trust_remote_code", "allow models that ship their own Python code (off by default)",
            parse_bool, False, flag=True),
+    Option("prompts", "prompts by MTEB key (STS, STSBenchmark, query, document, Retrieval-query ...), replacing "
+           "the model's own: a JSON object or KEY=TEXT;KEY=TEXT, or none", parse_prompts, metavar="PROMPTS"),
+    Option("price_per_hour", "USD per hour of the machine: adds the encode cost per million tokens",
+           positive_number, metavar="USD"),
+    Option("select", "name the most accurate target meeting every limit: METRIC<=VALUE or METRIC>=VALUE, "
+           "comma-separated (p95_ms, p50_ms, peak_mb, private_mb, params, spearman, tokens_per_s, usd_per_mtok ...)",
+           parse_limits, metavar="LIMITS"),
 )
 
 
@@ -278,6 +288,9 @@ class Settings:
     tradeoff: Path | None
     cache: bool
     trust_remote_code: bool
+    prompts: dict[str, str] | None
+    price_per_hour: float | None
+    select: tuple[Any, ...] | None  # report.selection.Limit
     # where each value came from, for error messages: {"models": "--embed-models=...", ...}
     sources: dict[str, str]
     # the folder relative paths in each value are taken from (invocation dir or rootdir)

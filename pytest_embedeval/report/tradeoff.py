@@ -32,6 +32,8 @@ class Point:
     peak_mb: float | None
     params: int | None
     on_front: bool = False
+    tokens_per_s: float | None = None
+    usd_per_mtok: float | None = None  # with --embed-price-per-hour
 
     @property
     def plottable(self) -> bool:
@@ -45,7 +47,8 @@ def pareto_front(points: list[tuple[float, float]]) -> list[bool]:
 
 def points_from(records: list[dict[str, Any]], batch_size: int) -> list[Point]:
     points = [Point(target, sts.get("spearman"), latency.get("p50_ms"), latency.get("p95_ms"),
-                    memory.get("peak_rss_mb"), memory.get("params"))
+                    memory.get("peak_rss_mb"), memory.get("params"), tokens_per_s=latency.get("tokens_per_s"),
+                    usd_per_mtok=latency.get("usd_per_mtok"))
               for target, latency, memory, sts in by_target(records, batch_size)]
     plottable = [p for p in points if p.plottable]
     front = dict(zip((p.target for p in plottable), pareto_front([(p.spearman, p.p50_ms) for p in plottable])))
@@ -110,11 +113,11 @@ def _cell(value: Any, digits: int) -> str:
 
 def table_rows(points: list[Point]) -> list[list[str]]:
     return [[p.target, _cell(p.spearman, 2), _cell(p.p50_ms, 1), _cell(p.p95_ms, 1), _cell(p.peak_mb, 0),
-             "-" if p.params is None else f"{p.params / 1e6:.1f}M",
+             "-" if p.params is None else f"{p.params / 1e6:.1f}M", _cell(p.tokens_per_s, 0), _cell(p.usd_per_mtok, 4),
              "yes" if p.on_front else ("no" if p.plottable else "not plotted")] for p in points]
 
 
-HEADERS = ["model", "spearman", "p50 ms", "p95 ms", "peak MB", "params", "Pareto front"]
+HEADERS = ["model", "spearman", "p50 ms", "p95 ms", "peak MB", "params", "tok/s", "USD/Mtok", "Pareto front"]
 
 
 def render_html(points: list[Point], png: bytes) -> str:

@@ -1,0 +1,144 @@
+"""A pick under a budget: ``--embed-select="p95_ms<=50,peak_mb<=800"`` names the most accurate target that fits.
+
+Every target of the run (model x device x variant) is checked against every
+limit with the figures the run measured for it (latency and memory at the
+run's batch size and short inputs, as in the terminal table; the first STS
+score); a figure that was not measured misses its limit, saying so.  Of the
+targets meeting all limits the one with the highest STS Spearman is the pick
+(ties: the faster p50).  Also the cost and prompt tables, which sit beside it
+in the summary.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pytest_embedeval.report.tables import Table, by_target, who
+
+# metric -> (record kind, field); weight_mb sums the weights by dtype
+METRICS: dict[str, tuple[str, str]] = {
+    "spearman": ("sts", "spearman"), "pearson": ("sts", "pearson"),
+    "p50_ms": ("latency", "p50_ms"), "p95_ms": ("latency", "p95_ms"), "p99_ms": ("latency", "p99_ms"),
+    "sentences_per_s": ("latency", "sentences_per_s"), "tokens_per_s": ("latency", "tokens_per_s"),
+    "usd_per_mtok": ("latency", "usd_per_mtok"),
+    "peak_mb": ("memory", "peak_rss_mb"), "private_mb": ("memory", "private_mb"), "params": ("memory", "params"),
+    "weight_mb": ("memory", "weight_mb"), "disk_mb": ("memory", "disk_mb"),
+}
+LIMIT = re.compile(r"^\s*([a-z0-9_]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Limit:
+    metric: str
+    op: str  # "<=" or ">="
+    value: float
+
+    @property
+    def text(self) -> str:
+        return f"{self.metric}{self.op}{self.value:g}"
+
+    def met(self, measured: float) -> bool:
+        return measured <= self.value if self.op == "<=" else measured >= self.value
+
+
+def parse_limits(raw: str) -> tuple[Limit, ...]:
+    """``p95_ms<=50, peak_mb<=800, spearman>=85``; ValueError names an unknown metric and the known ones."""
+    limits = []
+    for item in (part for part in re.split(r"[,;\n]", raw) if part.strip()):
+        match = LIMIT.match(item)
+        if not match:
+            raise ValueError(f"{item.strip()!r}: write METRIC<=VALUE or METRIC>=VALUE")
+        metric, op, number = match.groups()
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r} (known: {', '.join(METRICS)})")
+        try:
+            value = float(number)
+        except ValueError:
+            raise ValueError(f"{item.strip()!r}: {number!r} is not a number") from None
+        limits.append(Limit(metric, op, value))
+    if not limits:
+        raise ValueError("expected at least one METRIC<=VALUE or METRIC>=VALUE")
+    return tuple(limits)
+
+
+def figure(metric: str, figures: dict[str, dict[str, Any]]) -> float | None:
+    kind, name = METRICS[metric]
+    value = figures[kind].get(name)
+    if isinstance(value, dict):  # weight_mb by dtype
+        return sum(value.values()) if value else None
+    return value
+
+
+@dataclass(frozen=True)
+class Candidate:
+    target: str
+    spearman: float | None
+    p50_ms: float | None
+    misses: tuple[str, ...]  # "p95_ms 61.2 > 50", "peak_mb not measured"
+
+    @property
+    def meets(self) -> bool:
+        return not self.misses
+
+
+def select(records: list[dict[str, Any]], batch_size: int, limits: tuple[Limit, ...]) -> dict[str, Any]:
+    """The pick and every target's misses, as plain data (it goes into the JSON report as is)."""
+    candidates, data = [], set()
+    for target, latency, memory, sts in by_target(records, batch_size):
+        figures = {"latency": latency, "memory": memory, "sts": sts}
+        misses = []
+        for limit in limits:
+            value = figure(limit.metric, figures)
+            if value is None:
+                misses.append(f"{limit.metric} not measured")
+            elif not limit.met(value):
+                misses.append(f"{limit.metric} {value:.4g} {'>' if limit.op == '<=' else '<'} {limit.value:g}")
+        if sts.get("spearman") is None:
+            misses.append("no STS score to rank by")
+        else:
+            data.add(f"{sts['dataset']}/{sts['split']}")
+        candidates.append(Candidate(target, sts.get("spearman"), latency.get("p50_ms"), tuple(misses)))
+    fitting = [c for c in candidates if c.meets]
+    pick = max(fitting, key=lambda c: (c.spearman, -(c.p50_ms or 0.0)), default=None)
+    return {"limits": [limit.text for limit in limits], "ranked_by": "spearman",
+            "data": ", ".join(sorted(data)) or None, "batch_size": batch_size,
+            "pick": None if pick is None else pick.target, "pick_spearman": None if pick is None else pick.spearman,
+            "candidates": [{**asdict(c), "meets": c.meets} for c in candidates]}
+
+
+def selection_lines(selection: dict[str, Any]) -> list[str]:
+    """The pick (or why there is none), then every target that missed a limit and which."""
+    limits = ", ".join(selection["limits"])
+    where = f"STS Spearman on {selection['data'] or 'no STS data'}"
+    if selection["pick"] is not None:
+        lines = [f"embed-select ({limits}): pick {selection['pick']} "
+                 f"(Spearman {selection['pick_spearman']:.2f}, the most accurate of "
+                 f"{sum(c['meets'] for c in selection['candidates'])} meeting every limit; {where}; "
+                 f"latency and memory at batch {selection['batch_size']}, short inputs)"]
+    else:
+        lines = [f"embed-select ({limits}): no target meets every limit"]
+    lines += [f"  {c['target']}: misses {'; '.join(c['misses'])}" for c in selection["candidates"] if c["misses"]]
+    return lines
+
+
+def cost_table(records: list[dict[str, Any]]) -> Table | None:
+    """Throughput and cost of every latency measurement that counted tokens (or was priced)."""
+    def cell(value: Any, digits: int) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    latency = [r for r in records if r["kind"] == "latency"]
+    if not any(r.get("tokens_per_s") is not None or r.get("price_per_hour") is not None for r in latency):
+        return None
+    rows = [[who(r), str(r["batch_size"]), r["length"], cell(r.get("tokens"), 1), cell(r["sentences_per_s"], 0),
+             cell(r.get("tokens_per_s"), 0) if r.get("tokens") is not None else "- (no tokenizer)",
+             cell(r.get("price_per_hour"), 2), cell(r.get("usd_per_mtok"), 4)] for r in latency]
+    return Table(["model", "batch", "length", "tokens/text", "sent/s", "tok/s", "USD/h", "USD/Mtok"], rows)
+
+
+def prompt_table(records: list[dict[str, Any]]) -> Table | None:
+    """The prompt each STS evaluation prepended (and the model's key it came from)."""
+    rows = [[who(r), f"{r['dataset']}/{r['split']}", r.get("prompt_name") or "-", repr(r["prompt"])]
+            for r in records if r["kind"] == "sts" and r.get("prompt")]
+    return Table(["model", "data", "prompt key", "prompt"], rows) if rows else None
