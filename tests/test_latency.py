@@ -138,23 +138,24 @@ def test_custom_sentences(pytester: pytest.Pytester, tiny_csv: Path) -> None:
 
 
 def test_the_speed_gate_yardstick_encodes_a_batch_of_the_measured_shape() -> None:
+    """The yardstick and the reference are shaped like the measured batch: its size and words per input."""
     from pytest_embedeval.measure.latency import measure_latency
+    from pytest_embedeval.measure.yardstick import SpeedProbe
 
     class Model:
         def encode(self, texts, **kwargs):
+            shapes.append(("encode", len(texts), len(texts[0].split())))
             return np.zeros((len(texts), 4))
 
-    shapes = []
-
-    def yardstick(words: int, batch_size: int):
-        shapes.append((words, batch_size))
-        return lambda: None
-
+    shapes: list[tuple] = []
+    probe = SpeedProbe.__new__(SpeedProbe)
+    probe.yardstick = Model()
     timing = Timing(rounds=3, warmup=0)
     result = measure_latency(Model(), model_name="m", device="cpu", batch_size=5, length="long", timing=timing,
-                             calibration=yardstick)
-    assert shapes == [(LENGTHS["long"], 5)]
-    assert result.normalised is not None and len(result.normalised) == 3
+                             probe=probe)
+    assert result.windows is not None and len(result.windows) == 1
+    assert set(shapes) == {("encode", 5, LENGTHS["long"])}  # the model and the yardstick alike
+    shapes.clear()
     measure_latency(Model(), model_name="m", device="cpu", batch_size=2, length="short", timing=timing,
-                    sentences=["one two three", "four five six seven eight"], calibration=yardstick)
-    assert shapes[-1] == (4, 2)  # custom sentences: their mean word count
+                    sentences=["one two three", "four five six seven eight"], probe=probe)
+    assert ("encode", 2, 4) in shapes  # custom sentences: the yardstick takes their mean word count
