@@ -16,8 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+
+# hypothesis is an extra, not a dependency: its pytest plugin would cost every pytest run in the environment
+INSTALL = 'pip install "pytest-embedeval[invariants]"'
+pytest.importorskip("hypothesis", reason=f"the invariants suite needs hypothesis: {INSTALL}")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 TOLERANCE = {"fp32": 1e-5, "fp16": 1e-2, "bf16": 1e-2, "int8": 0.15}
 SAMPLES = [

@@ -61,6 +61,25 @@ def test_summary_statistics_match_numpy_and_statistics() -> None:
     assert result.sentences_per_s == pytest.approx(32 / (statistics.median(ms) / 1000))
 
 
+@pytest.mark.parametrize("rounds", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 20, 21, 22, 23, 50, 101])
+def test_summary_statistics_are_pytest_benchmarks(rounds: int) -> None:
+    # pytest-benchmark is no dependency (its plugin taxes every pytest run); the test extra keeps it as the reference
+    from pytest_benchmark.stats import Stats
+
+    rng = np.random.default_rng(rounds)
+    samples = (rng.lognormal(mean=-4.0, sigma=0.5, size=rounds)).tolist()  # seconds, skewed as latencies are
+    result = summarise(samples, batch_size=8, model="m", device="cpu", length="short", tokens=None, warmup=0,
+                       threads=1)
+    stats = Stats()
+    for sample in samples:
+        stats.update(sample * 1000.0)
+    ours = (result.rounds, result.min_ms, result.max_ms, result.p50_ms, result.mean_ms, result.stddev_ms,
+            result.iqr_ms)
+    theirs = (stats.rounds, stats.min, stats.max, stats.median, stats.mean, stats.stddev, stats.iqr)
+    assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-12)
+    assert list(result.samples_ms) == stats.data
+
+
 def test_budget_messages_name_measured_budget_and_workload() -> None:
     result = summarise([0.1] * 4, batch_size=8, model="minilm", device="cpu", length="long", tokens=256.0,
                        warmup=1, threads=2)

@@ -57,6 +57,34 @@ def test_invariants_pass_on_minilm_and_catch_a_batch_order_bug(pytester: pytest.
         assert message in buggy.stdout.str()
 
 
+# what an environment without hypothesis looks like to the suite: the import fails as a missing module does
+NO_HYPOTHESIS = """
+import sys
+
+class NoHypothesis:
+    def find_spec(self, name, path=None, target=None):
+        if name == "hypothesis" or name.startswith("hypothesis."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+assert "hypothesis" not in sys.modules
+sys.meta_path.insert(0, NoHypothesis())
+"""
+
+
+def test_invariants_suite_without_hypothesis_skips_with_the_install_command(pytester: pytest.Pytester) -> None:
+    # hypothesis is the invariants extra, not a dependency; without it the suite says how to get it
+    copy_suite(pytester, "test_invariants.py")
+    pytester.makeconftest(NO_HYPOTHESIS)
+    # a subprocess, as this process has hypothesis imported; without hypothesis there is no hypothesis plugin either
+    result = pytester.runpytest_subprocess("--embed-models=minilm", "-p", "no:hypothesispytest", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines([
+        'SKIPPED [[]1[]] test_invariants.py:*: the invariants suite needs hypothesis: '
+        'pip install "pytest-embedeval[[]invariants[]]"',
+    ])
+
+
 def test_accuracy_suite_budget_per_model(pytester: pytest.Pytester, tiny_csv: Path) -> None:
     copy_suite(pytester, "test_accuracy.py")
     args = ("--embed-models=minilm", f"--embed-sts-path={tiny_csv}")

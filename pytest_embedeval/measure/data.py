@@ -17,7 +17,6 @@ format is split by hand because its quote characters are text, not quoting.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -52,6 +51,8 @@ class StsDataset:
     @cached_property
     def fingerprint(self) -> str:
         """Content hash of the pairs and scores: baselines and caches are keyed on it."""
+        import hashlib  # here, not at the top: the plugin's import is paid by every pytest run in the environment
+
         digest = hashlib.sha256()
         for s1, s2, score in zip(self.sentences1, self.sentences2, self.scores):
             digest.update(f"{s1}\x1f{s2}\x1f{score!r}\x1e".encode())

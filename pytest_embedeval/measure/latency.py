@@ -1,16 +1,17 @@
 """Latency of ``model.encode``: warm-up, timed rounds, statistics, budgets.
 
-Built on pytest-benchmark: its timer (``--benchmark-timer``), its garbage
-collector switch (``--benchmark-disable-gc``) and its ``Stats`` class (min,
-median, mean, stddev, IQR, ops) do the work.  Its ``benchmark`` fixture does
-not fit, and we say why: it can be used once per test while a sweep needs a
-dozen measurements; its calibration repeats sub-millisecond functions many
-times per round, which would average away the per-batch p95 we assert on; and
-its timed function cannot synchronise CUDA before the clock is read.  So the
-round loop (a few lines) is ours; p95/p99 come from numpy, which Stats lacks.
-Nor do our rounds go into ``--benchmark-json``: that file is written from the
-fixture's own objects, held in a private session attribute; the
-``--embed-report`` JSON carries the same statistics and the raw rounds.
+The statistics (min, median, mean, sample stddev, IQR) are pytest-benchmark's
+definitions, reproduced here with :mod:`statistics` (its quartiles are its
+own: Wikipedia's method 3 for an odd count, method 2 for an even one), so the
+figures read as pytest-benchmark's would; p95/p99 come from numpy.  We do not
+depend on pytest-benchmark: its pytest plugin costs every pytest run in the
+environment ~60 ms, tests or not.  When it is installed, its
+``--benchmark-timer``, ``--benchmark-disable-gc`` and ``--benchmark-skip``
+are honoured (plugin/build.py).  Its ``benchmark`` fixture would not fit
+anyway: it can be used once per test while a sweep needs a dozen
+measurements; its calibration repeats sub-millisecond functions many times
+per round, which would average away the per-batch p95 we assert on; and its
+timed function cannot synchronise CUDA before the clock is read.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ class LatencyResult:
 
 @dataclass(frozen=True)
 class Timing:
-    """How to time: pytest-benchmark's timer and GC switch, our round counts."""
+    """How to time: the timer and GC switch (pytest-benchmark's options when it is installed), round counts."""
 
     rounds: int = 20
     warmup: int = 2
@@ -167,19 +168,44 @@ def time_alternating(runs: Sequence[Callable[[], Any]], timing: Timing,
     return samples
 
 
-def summarise(samples_s: list[float], *, batch_size: int, **context: Any) -> LatencyResult:
-    """Statistics of the per-round samples, in milliseconds."""
-    import numpy as np
-    from pytest_benchmark.stats import Stats
+def quartiles(data: Sequence[float]) -> tuple[float, float]:
+    """Q1 and Q3 as pytest-benchmark computes them (``pytest_benchmark.stats.Stats.q1/q3``).
 
-    stats = Stats()
-    for sample in samples_s:
-        stats.update(sample * 1000.0)
-    p95, p99 = np.percentile(stats.data, [95, 99]).tolist()
+    One value: itself.  An odd count: Wikipedia's method 3 (weighted between
+    neighbours).  An even count: method 2 (the medians of the lower and upper halves).
+    """
+    import statistics  # here, not at the top: the plugin's import is paid by every pytest run in the environment
+
+    ordered = sorted(data)
+    count = len(ordered)
+    if count == 1:
+        return ordered[0], ordered[0]
+    if count % 2:
+        n, r = divmod(count, 4)
+        if r == 1:
+            return (0.25 * ordered[n - 1] + 0.75 * ordered[n],
+                    0.75 * ordered[3 * n] + 0.25 * ordered[3 * n + 1])
+        return (0.75 * ordered[n] + 0.25 * ordered[n + 1],
+                0.25 * ordered[3 * n + 1] + 0.75 * ordered[3 * n + 2])
+    return statistics.median(ordered[:count // 2]), statistics.median(ordered[count // 2:])
+
+
+def summarise(samples_s: list[float], *, batch_size: int, **context: Any) -> LatencyResult:
+    """Statistics of the per-round samples, in milliseconds (pytest-benchmark's definitions)."""
+    import statistics
+
+    import numpy as np
+
+    data = [sample * 1000.0 for sample in samples_s]
+    if not data:
+        raise ValueError("no latency rounds to summarise")
+    q1, q3 = quartiles(data)
+    median = statistics.median(data)
+    p95, p99 = np.percentile(data, [95, 99]).tolist()
     return LatencyResult(
-        batch_size=batch_size, rounds=stats.rounds, min_ms=stats.min, p50_ms=stats.median, mean_ms=stats.mean,
-        p95_ms=p95, p99_ms=p99, max_ms=stats.max, stddev_ms=stats.stddev, iqr_ms=stats.iqr,
-        sentences_per_s=batch_size * 1000.0 / stats.median, samples_ms=tuple(stats.data), **context,
+        batch_size=batch_size, rounds=len(data), min_ms=min(data), p50_ms=median, mean_ms=statistics.mean(data),
+        p95_ms=p95, p99_ms=p99, max_ms=max(data), stddev_ms=statistics.stdev(data) if len(data) > 1 else 0.0,
+        iqr_ms=q3 - q1, sentences_per_s=batch_size * 1000.0 / median, samples_ms=tuple(data), **context,
     )
 
 
