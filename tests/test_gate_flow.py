@@ -97,8 +97,11 @@ def test_corrupt_baseline_is_an_error_naming_the_file_and_is_never_overwritten(
 # Real timings of two pytest runs differ with the load on a 2-core machine: the gate on real noise is
 # measured by benchmarks/gate_quality.py; the real-timing tests below inject slowdowns of 2x.
 SCRIPTED_MACHINE = """
-import math, os
-from pytest_embedeval.measure import yardstick
+import importlib, math, os
+
+# by sys.modules, not the package's attribute: pytester's in-process runs drop the modules a run first
+# imported, and the package may still point at an earlier run's dead copy of this one
+yardstick = importlib.import_module("pytest_embedeval.measure.yardstick")
 
 def pytest_configure(config):
     model = [float(f) for f in os.environ.get("EMBED_MODEL_FACTORS", "1").split(",")]
@@ -266,3 +269,72 @@ def test_junit_properties_and_markdown(pytester: pytest.Pytester, tiny_csv: Path
     assert "- **minilm cpu sts:pairs/dev:" in markdown and ": no baseline: none in " in markdown
     assert "| minilm cpu | pairs/dev | 6 |" in markdown
     assert summary.read_text() == "earlier step\n" + markdown  # appended, not replaced
+
+
+# Real timings, real slowdowns of 2x: far beyond the noise of a loaded 2-core machine (the gate's
+# behaviour near its tolerance is measured by benchmarks/gate_quality.py).
+SLOW_STACK = """
+import os
+import torch
+
+def pytest_configure(config):
+    if not os.environ.get("EMBED_SLOW_STACK"):
+        return
+    plain = config.embed_plain_linear = torch.nn.Linear.forward
+
+    def twice(self, x):  # every Linear of the process does its work twice: the model's and the yardstick's
+        plain(self, x)
+        return plain(self, x)
+
+    torch.nn.Linear.forward = twice
+
+def pytest_unconfigure(config):
+    if hasattr(config, "embed_plain_linear"):
+        torch.nn.Linear.forward = config.embed_plain_linear
+"""
+
+
+def test_a_stack_twice_as_slow_fails_the_environment_layer(pytester: pytest.Pytester, tiny_csv: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makeconftest(SLOW_STACK)
+    pytester.makepyfile("def test_speed(embed_eval):\n    embed_eval.latency(batch_size=8)\n")
+    run(pytester, tiny_csv, "--embed-baseline-save").assert_outcomes(passed=1)
+    monkeypatch.setenv("EMBED_SLOW_STACK", "1")
+    result = run(pytester, tiny_csv, "--embed-report=r.json")
+    (verdict,) = json.loads((pytester.path / "r.json").read_text())["baseline_verdicts"]
+    assert "the model slowed" not in verdict["detail"]  # the yardstick slowed with it: not the model's doing
+    if "environment not judged: other processes used" in verdict["detail"]:
+        # a machine shared with other work (another test suite, a build): the layer says why it abstains
+        assert verdict["status"] == "pass"
+        return
+    result.assert_outcomes(failed=1)
+    assert verdict["status"] == "FAIL" and "the environment slowed (no version changed; yardstick x" in (
+        verdict["detail"])
+
+
+def test_a_model_twice_as_deep_fails_the_model_layer(pytester: pytest.Pytester, tiny_csv: Path,
+                                                     minilm_path: Path) -> None:
+    """The same name, a model doing twice the work (each of MiniLM's 6 layers twice): a real model change."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    deep = pytester.mkdir("deep")
+    shutil.copytree(minilm_path, deep, dirs_exist_ok=True)
+    config = json.loads((deep / "config.json").read_text())
+    config["num_hidden_layers"] = 12
+    (deep / "config.json").write_text(json.dumps(config))
+    weights = load_file(deep / "model.safetensors")
+    for name in [n for n in weights if ".layer." in n]:
+        index = int(name.split(".layer.")[1].split(".")[0])
+        weights[name.replace(f".layer.{index}.", f".layer.{index + 6}.")] = weights[name].clone()
+    save_file(weights, deep / "model.safetensors", metadata={"format": "pt"})
+    models = pytester.mkdir("models")
+    (models / "minilm").symlink_to(minilm_path)
+    pytester.makepyfile("def test_speed(embed_eval):\n    embed_eval.latency(batch_size=8)\n")
+    run(pytester, tiny_csv, "--embed-baseline-save", models="models/minilm").assert_outcomes(passed=1)
+    (models / "minilm").unlink()
+    (models / "minilm").symlink_to(deep)
+    result = run(pytester, tiny_csv, models="models/minilm")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*latency:bs8:short: FAIL.* the model slowed (x1.* against the yardstick)*"])

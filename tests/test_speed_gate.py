@@ -72,10 +72,11 @@ def test_a_slower_model_raises_the_model_ratio_and_a_slower_stack_the_environmen
 
 
 def windows(model: float, environment: float, count: int = 3, spread: float = 0.004,
-            reference_ms: float = 10.0) -> list[dict[str, float]]:
+            reference_ms: float = 10.0, others: float | None = 0.02) -> list[dict[str, float]]:
     return [{"model": math.log(model) + spread * (i - (count - 1) / 2),
              "environment": math.log(environment) - spread * (i - (count - 1) / 2),
-             "model_ms": 50.0 * model, "yardstick_ms": 50.0, "reference_ms": reference_ms} for i in range(count)]
+             "model_ms": 50.0 * model, "yardstick_ms": 50.0, "reference_ms": reference_ms, "others": others}
+            for i in range(count)]
 
 
 def test_two_looks_decide_as_registered() -> None:
@@ -138,8 +139,12 @@ def test_the_environment_is_judged_only_on_the_same_kind_of_machine_and_not_when
     elsewhere = check(windows(1.0, 2.0 * 1.5, 3), windows(1.0, 2.0), environment={**ENVIRONMENT, "cpu": "Y"})
     assert elsewhere.status == PASS and "environment not judged: baseline from another machine (cpu differ)" in (
         elsewhere.detail)
-    busy = check(windows(1.0, 2.0 * 1.5, 3, reference_ms=30.0), windows(1.0, 2.0))
-    assert busy.status == PASS and "took x3.00 its baseline time" in busy.detail
+    busy = check(windows(1.0, 2.0 * 1.5, 3, others=0.6), windows(1.0, 2.0))
+    assert busy.status == PASS and "other processes used 60% of the CPUs now" in busy.detail
+    busy_then = check(windows(1.0, 2.0 * 1.5, 3), windows(1.0, 2.0, others=0.9))
+    assert "other processes used 90% of the CPUs when the baseline was saved" in busy_then.detail
+    unknown = check(windows(1.0, 2.0 * 1.5, 3, others=None), windows(1.0, 2.0, others=None))
+    assert unknown.status == FAIL  # no /proc/stat to tell: judged
 
 
 def test_an_ambiguous_first_look_asks_for_more_windows() -> None:
@@ -177,6 +182,21 @@ def test_memory_floor_comes_from_the_probes_spread() -> None:
     assert verdict(memory(45.0, peak=700.0)).status == FAIL
     other = verdict(memory(45.0, peak=700.0), {**ENVIRONMENT, "executable": "/other/bin/python"})
     assert other.status == PASS and "peak RSS not compared" in other.detail
+
+
+def test_machine_load_is_the_cpu_time_of_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Busy CPU seconds of the whole machine minus this process's own, over the wall time of all CPUs."""
+    import os
+
+    from pytest_embedeval.measure.yardstick import MachineLoad
+
+    real = MachineLoad()  # on Linux, the real /proc/stat gives a share between 0 and all of the machine
+    share = real.others()
+    assert share is None or 0.0 <= share <= 1.5
+    samples = iter([(100.0, 10.0, 1000.0), (103.0, 11.0, 1002.0)])  # (machine busy s, own CPU s, wall s)
+    monkeypatch.setattr(MachineLoad, "_sample", staticmethod(lambda: next(samples)))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert MachineLoad().others() == pytest.approx((3.0 - 1.0) / (2.0 * 2))
 
 
 def test_latency_entry_keeps_its_windows() -> None:

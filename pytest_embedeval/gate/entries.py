@@ -35,7 +35,7 @@ LOOK_TWO_WINDOWS = 3  # the speed gate's second look pools this many windows of 
 SAVE_REPLICATES = 3  # a saved baseline keeps this many speed windows (spread in time) and memory probes
 # the log-ratio offset between fresh processes that windows of one process cannot show (docs/gates.md)
 PROCESS_NOISE = {"model": 0.015, "environment": 0.02}
-BUSY_BAND = 1.25  # the reference outside x0.8..x1.25 of its baseline time: too busy to judge the environment
+BUSY_SHARE = 0.25  # other processes took more than this share of the CPUs: too busy to judge the environment
 MIN_FLOOR_MB, FLOOR_RANGES = 8.0, 2.0  # memory noise floor: twice the probes' range, at least 8 MB
 
 
@@ -190,11 +190,11 @@ class LatencyEntry:
         differs = [name for name in now_kind if now_kind[name] != then_kind.get(name)]
         if differs:
             return f"baseline from another machine ({', '.join(differs)} differ)"
-        then_ms = statistics.median(w["reference_ms"] for w in self.windows)
-        now_ms = statistics.median(w["reference_ms"] for w in result.windows)
-        if not 1 / BUSY_BAND <= now_ms / then_ms <= BUSY_BAND:
-            return (f"the reference, which shares nothing with torch, took x{now_ms / then_ms:.2f} its baseline "
-                    "time: the machine is busier or slower than when the baseline was taken")
+        for when, windows in (("now", result.windows), ("when the baseline was saved", self.windows)):
+            shares = [w["others"] for w in windows if w.get("others") is not None]
+            if shares and statistics.median(shares) > BUSY_SHARE:
+                return (f"other processes used {statistics.median(shares):.0%} of the CPUs {when}: torch's "
+                        "threads and the reference's slow differently on a busy machine")
         return None
 
 

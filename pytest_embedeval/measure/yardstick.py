@@ -17,7 +17,9 @@ within a window share the minute's conditions, windows do not (docs/gates.md).
 from __future__ import annotations
 
 import math
+import os
 import statistics
+import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -39,9 +41,41 @@ class Window:
     model_ms: float
     yardstick_ms: float
     reference_ms: float
+    others: float | None = None  # share of the machine's CPU time other processes took meanwhile (MachineLoad)
 
     def to_dict(self) -> dict[str, float]:
-        return {name: round(value, 6) for name, value in asdict(self).items()}
+        return {name: None if value is None else round(value, 6) for name, value in asdict(self).items()}
+
+
+class MachineLoad:
+    """How much of the machine other processes used while a window ran: ``/proc/stat`` minus our own CPU.
+
+    torch's OpenMP threads wait for each other at every barrier, so on an oversubscribed machine
+    the yardstick slows far more than the numpy reference (x2.4 in one A/A run beside two test
+    suites): the environment layer can only be judged on a machine the run has to itself, and this
+    tells whether it had.  None where ``/proc/stat`` is missing.
+    """
+
+    def __init__(self) -> None:
+        self.start = self._sample()
+
+    @staticmethod
+    def _sample() -> tuple[float, float, float] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as stat:
+                fields = [int(value) for value in stat.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        busy = sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)  # all but idle and iowait
+        own = os.times()
+        return busy / os.sysconf("SC_CLK_TCK"), own.user + own.system, time.monotonic()
+
+    def others(self) -> float | None:
+        end = self._sample()
+        if self.start is None or end is None or end[2] <= self.start[2]:
+            return None
+        busy, own, wall = (after - before for after, before in zip(end, self.start))
+        return max(0.0, (busy - own) / (wall * (os.cpu_count() or 1)))
 
 
 def calibration_model(folder: Path) -> Path:
@@ -111,10 +145,11 @@ class SpeedProbe:
         found = []
         for index in range(count):
             window_timing = replace(timing, rounds=WINDOW_ROUNDS, warmup=timing.warmup if index == 0 and warm else 1)
+            load = MachineLoad()
             model_s, reference_s, yardstick_s = time_alternating([run, reference, yardstick], window_timing, sync)
             found.append(Window(
                 model=statistics.median(math.log(m / y) for m, y in zip(model_s, yardstick_s)),
                 environment=statistics.median(math.log(y / r) for y, r in zip(yardstick_s, reference_s)),
                 model_ms=statistics.median(model_s) * 1e3, yardstick_ms=statistics.median(yardstick_s) * 1e3,
-                reference_ms=statistics.median(reference_s) * 1e3))
+                reference_ms=statistics.median(reference_s) * 1e3, others=load.others()))
         return found
