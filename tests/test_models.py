@@ -76,7 +76,7 @@ def test_pool_loads_each_target_once_and_remembers_failures() -> None:
             raise ModelError("broken model")
         return f"model {target.id}"
 
-    pool = ModelPool(loader)
+    pool = ModelPool(loader=loader)
     good = EmbedTarget(ModelSpec("good", "good", hub_id="x/good"), "cpu")
     bad = EmbedTarget(ModelSpec("broken", "broken", hub_id="x/broken"), "cpu")
     assert pool.get(good) is pool.get(good)

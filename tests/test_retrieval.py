@@ -91,9 +91,9 @@ def test_hybrid_with_the_same_model_twice_equals_that_model_alone(minilm_path: P
         for metric in ("recall@1", "recall@10", "mrr@10", "ndcg@10"):
             assert result.row(mode)[metric] == pytest.approx(small[metric], abs=1e-9), (mode, metric)
     assert 0.5 < small["ndcg@10"] <= 1.0  # MiniLM finds the paraphrases of STS-B
+    # costs are timed (their order between modes is measured by benchmarks/seed_claims.py, not asserted: on a
+    # shared 2-core machine the per-query times of k=10 and k=20 swap places)
     assert all(row["query_ms"] > 0 and row["index_s"] > 0 for row in result.rows)
-    # a hybrid re-encodes its k candidates per query: k=20 costs more than k=10
-    assert result.row("hybrid k=20")["query_ms"] > result.row("hybrid k=10")["query_ms"]
     from pytest_embedeval.report.tables import hybrid_table
 
     lines = hybrid_table(result)

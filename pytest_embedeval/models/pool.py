@@ -65,7 +65,8 @@ def onnx_dir(spec: ModelSpec) -> Path:
 class ModelPool:
     """Loads each target once per session (per xdist worker) and counts the loads."""
 
-    loader: Callable[[EmbedTarget], Any]  # load_target, with the run's trust_remote_code
+    trust_remote_code: bool = False
+    loader: Callable[[EmbedTarget], Any] | None = None  # default: load_target, looked up at each load
     models: dict[EmbedTarget, Any] = field(default_factory=dict)
     failures: dict[EmbedTarget, EmbedEvalError] = field(default_factory=dict)
     loads: dict[str, int] = field(default_factory=dict)
@@ -79,7 +80,8 @@ class ModelPool:
         if target not in self.models:
             start = time.perf_counter()
             try:
-                self.models[target] = self.loader(self.materialise(target))
+                loader = self.loader or (lambda built: load_target(built, self.trust_remote_code))
+                self.models[target] = loader(self.materialise(target))
             except EmbedEvalError as exc:
                 self.failures[target] = exc
                 raise

@@ -7,14 +7,13 @@ the option before any test runs.
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
 import pytest
 
 from pytest_embedeval.errors import EmbedEvalError
 from pytest_embedeval.measure.latency import Timing
-from pytest_embedeval.models.pool import ModelPool, load_target
+from pytest_embedeval.models.pool import ModelPool
 from pytest_embedeval.models.targets import EmbedTarget, resolve_model, split_variant, unique_names
 from pytest_embedeval.plugin import xdist
 from pytest_embedeval.plugin.options import Settings
@@ -43,8 +42,7 @@ def build_run(config: pytest.Config, settings: Settings) -> EmbedRun:
         for spec, ((_, own_dtype, own_backend), explicit) in zip(resolved, entries) for device in settings.devices
         for backend in ((own_backend,) if explicit else settings.backends)
         for dtype in ((own_dtype,) if explicit else settings.dtypes)))
-    loader = partial(load_target, trust_remote_code=settings.trust_remote_code)
-    resources = Resources(settings, ModelPool(loader), timing=_timing(config, settings),
+    resources = Resources(settings, ModelPool(settings.trust_remote_code), timing=_timing(config, settings),
                           benchmark_skip=bool(config.getoption("benchmark_skip", False)),
                           lock=xdist.worker_lock(config), embeddings=_embedding_cache(config, settings))
     run = EmbedRun(settings, targets, resources, Recording(settings, config.rootpath))
