@@ -134,9 +134,8 @@ class EmbedEvalPlugin:
             run.recording.finish_saves()  # where the models are loaded: on the worker under xdist
         if xdist.is_worker(self.config):
             if run is not None:
-                keeper = run.recording._gatekeeper
                 xdist.send(self.config, {"results": run.recording.results.message(),
-                                         "pending": keeper.pending if keeper is not None else {}})
+                                         "pending": run.recording.pending})
             return
         if run is None:
             if self.settings.report is not None:
@@ -153,10 +152,10 @@ class EmbedEvalPlugin:
         from pytest_embedeval.report.outputs import markdown_summary, write_markdown, write_report
 
         settings, recording = self.settings, self.run.recording
-        results, keeper, errors = recording.results, recording._gatekeeper, []
-        if keeper is not None and keeper.pending:
+        results, errors = recording.results, []
+        if recording.pending:
             try:
-                self.notes += [f"embedeval baseline written: {path}" for path in keeper.write_pending()]
+                self.notes += [f"embedeval baseline written: {path}" for path in recording.gatekeeper.write_pending()]
             except EmbedEvalError as exc:
                 errors.append(f"embedeval: baselines not written: {exc}")
         selection = self._selection()

@@ -97,6 +97,11 @@ class Recording:
                 seed=settings.seed, environment=describe(self.rootdir))
         return self._gatekeeper
 
+    @property
+    def pending(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Baseline entries waiting to be written (none when nothing was gated)."""
+        return self._gatekeeper.pending if self._gatekeeper is not None else {}
+
     def record(self, result: Any, state: ItemState, gate: bool = True,
                extend: Callable[[int], Any] | None = None) -> None:
         """Report ``result`` and (``gate``) compare it with its baseline; ``state`` is the running test's.
