@@ -88,6 +88,7 @@ class StsResult:
     cosine: tuple[float, ...] = field(repr=False, compare=False)  # per pair, for the bootstrap gate
     gold: tuple[float, ...] = field(repr=False, compare=False)  # the data's gold scores, same order
     variant: str = ""  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
+    task: str = ""  # the MTEB task (``STS13``, ``STS17:en-en``) when the data is one, for the mean over tasks
 
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
@@ -141,5 +142,5 @@ def evaluate_sts(encode: Encoder, dataset: StsDataset, *, model: str, device: st
         model=model, device=device, dataset=dataset.name, split=dataset.split, source=dataset.source,
         fingerprint=dataset.fingerprint, n_pairs=len(dataset), n_unique=len(unique), batch_size=batch_size,
         spearman=spearman, pearson=pearson, encode_seconds=seconds, cosine=tuple(cosine.tolist()),
-        gold=dataset.scores,
+        gold=dataset.scores, task=dataset.name if dataset.task else "",
     )

@@ -30,6 +30,7 @@ class EmbedEval:
         self.target = target
         self.split = split
         self.recorder = recorder
+        self.data: StsDataset | None = None  # an MTEB task's data (--embed-sts-tasks): what sts() scores
 
     def __repr__(self) -> str:
         return f"<EmbedEval {self.target.id}>"
@@ -44,6 +45,8 @@ class EmbedEval:
         return resolve_device(self.target.device)
 
     def dataset(self, split: str | None = None) -> StsDataset:
+        if split is None and self.data is not None:
+            return self.data
         return self.resources.dataset(split or self.split)
 
     def sts(self, split: str | None = None, *, dataset: StsDataset | None = None,
@@ -76,6 +79,47 @@ class EmbedEval:
 
         key = ("sts", self.target, data.name, data.split, data.source, data.fingerprint, size)
         result = self.resources.memoise(key, measure)
+        self.recorder.record(result)
+        return result
+
+    def encoder(self, size: int, seconds: list[float]) -> Any:
+        """``model.encode`` at batch ``size`` through the embedding cache; time spent encoding goes to ``seconds``."""
+
+        def encode(sentences: list[str]) -> Any:
+            model = self.model  # loaded on a cache miss only, and before the clock starts
+            start = time.perf_counter()
+            vectors = model.encode(sentences, batch_size=size, show_progress_bar=False, convert_to_numpy=True)
+            seconds.append(time.perf_counter() - start)
+            return vectors
+
+        cache = self.resources.embeddings
+        fingerprint = self.resources.model_fingerprint(self.target) if cache is not None else None
+        if cache is not None and fingerprint is not None:
+            return cache.encoder(encoder_identity(fingerprint, self.device, size, self.target.variant), encode)
+        return encode
+
+    def retrieval(self, path: str | None = None, *, split: str | None = None,
+                  batch_size: int | None = None) -> Any:
+        """nDCG@10, recall@k, MRR@10, MAP@100 on a BEIR set (``--embed-retrieval-path``), scored as MTEB does.
+
+        The corpus is encoded once per session (and cached across runs like STS); the result is compared
+        with its baseline by a paired bootstrap over queries.
+        """
+        from pytest_embedeval.measure.ranking import evaluate_retrieval
+
+        data = self.resources.retrieval_set(path, split)
+        size = batch_size or self.resources.settings.batch_size
+
+        def measure() -> Any:
+            seconds: list[float] = []
+            encode = self.encoder(size, seconds)
+            with self.resources.lock.encoding():
+                result = evaluate_retrieval(encode, encode, data, model=self.target.model.name, device=self.device,
+                                            batch_size=size)
+            return replace(result, variant=self.target.variant, encode_seconds=sum(seconds) if seconds else None)
+
+        result = self.resources.memoise(("retrieval", self.target, data.source, data.split, data.fingerprint, size),
+                                        measure)
         self.recorder.record(result)
         return result
 

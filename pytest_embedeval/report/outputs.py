@@ -16,6 +16,7 @@ from pytest_embedeval.models.targets import TargetKey
 from pytest_embedeval.measure.retrieval import HybridResult
 from pytest_embedeval.report.records import RunResults
 from pytest_embedeval.report.tables import (hybrid_table, latency_table, sts_table, target_table, verdict_table)
+from pytest_embedeval.report.tables import task_mean_table, task_means
 
 REPORT_SCHEMA = "pytest-embedeval/report/1"
 
@@ -23,7 +24,8 @@ REPORT_SCHEMA = "pytest-embedeval/report/1"
 def write_report(path: Path, results: RunResults, environment: dict[str, Any]) -> None:
     write_json_atomic(path, {"schema": REPORT_SCHEMA, "environment": environment, "results": results.records,
                              "baseline_verdicts": [v.to_dict() for v in results.verdicts],
-                             "acceptance": list(results.acceptance), "retrieval": results.hybrids})
+                             "acceptance": list(results.acceptance), "retrieval": results.hybrids,
+                             "sts_task_means": task_means(results.records)})
 
 
 def junit_properties(records: list[dict[str, Any]], verdicts: list[Verdict]) -> list[tuple[str, Any]]:
@@ -53,6 +55,7 @@ def markdown_summary(results: RunResults, batch_size: int) -> str:
     title = "regressions found" if failed else "no regressions"
     out = [f"## pytest-embedeval: {title}", ""]
     for heading, table in (("Models", target_table(records, batch_size)), ("STS", sts_table(records)),
+                           ("Mean over MTEB STS tasks", task_mean_table(records)),
                            ("Baseline comparison", verdict_table(verdicts))):
         if table is not None:
             out += [f"### {heading}", "", *table.markdown(), ""]
@@ -79,7 +82,7 @@ def summary_lines(results: RunResults, batch_size: int) -> list[str]:
     """The terminal summary: targets side by side, the latency sweep, STS, verdicts, acceptance, hybrids."""
     records = results.records
     tables = [target_table(records, batch_size), latency_table(records), sts_table(records),
-              verdict_table([v.to_dict() for v in results.verdicts])]
+              task_mean_table(records), verdict_table([v.to_dict() for v in results.verdicts])]
     lines: list[str] = []
     for table in tables:
         if table is not None:

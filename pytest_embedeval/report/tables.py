@@ -99,6 +99,24 @@ def sts_table(records: list[dict[str, Any]]) -> Table | None:
     return Table(["model", "data", "pairs", "spearman", "pearson", "encode s"], rows)
 
 
+def task_means(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The mean Spearman over the MTEB STS tasks (``--embed-sts-tasks``) each target was scored on."""
+    scored: dict[str, dict[str, float]] = {}
+    for record in records:
+        if record["kind"] == "sts" and record.get("task"):
+            scored.setdefault(who(record), {})[record["task"]] = record["spearman"]
+    return [{"target": target, "tasks": sorted(tasks), "n_tasks": len(tasks),
+             "mean_spearman": sum(tasks.values()) / len(tasks)} for target, tasks in sorted(scored.items())]
+
+
+def task_mean_table(records: list[dict[str, Any]]) -> Table | None:
+    rows = [[mean["target"], str(mean["n_tasks"]), ", ".join(mean["tasks"]), _number(mean["mean_spearman"])]
+            for mean in task_means(records)]
+    if not rows:
+        return None
+    return Table(["model", "tasks", "MTEB STS tasks", "mean spearman"], rows)
+
+
 def verdict_table(verdicts: list[dict[str, Any]]) -> Table | None:
     """One row per baseline comparison: what changed, by how much, with its interval."""
     rows = [[f"{v['model']} {v['device']}", v["key"], v["status"], v["metric"],
