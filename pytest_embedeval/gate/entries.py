@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 from pytest_embedeval.core.environment import machine
 from pytest_embedeval.errors import BaselineError
 from pytest_embedeval.gate.policy import Tolerance
-from pytest_embedeval.gate.stats import (ALPHA, MEMORY_NOISE_MB, growth_fails, latency_change, spearman_change,
-                                         speed_fails)
+from pytest_embedeval.gate.stats import (ALPHA, MEMORY_NOISE_MB, growth_fails, latency_change, mean_change,
+                                         spearman_change, speed_fails)
 from pytest_embedeval.gate.verdict import FAIL, NOT_COMPARABLE, PASS
 from pytest_embedeval.measure.yardstick import CALIBRATION
 
@@ -45,15 +45,15 @@ def encode_floats(values: Any) -> str:
     return base64.b64encode(np.asarray(values, dtype="<f4").tobytes()).decode("ascii")
 
 
-def decode_floats(text: Any, count: int, where: str) -> Any:
+def decode_floats(text: Any, count: int, where: str, name: str = "cosine_f32") -> Any:
     import numpy as np
 
     try:
         values = np.frombuffer(base64.b64decode(text, validate=True), dtype="<f4").astype(np.float64)
     except (TypeError, ValueError):
-        raise BaselineError(f"{where}: cosine_f32 is not base64 float32 data") from None
+        raise BaselineError(f"{where}: {name} is not base64 float32 data") from None
     if len(values) != count or not np.isfinite(values).all():
-        raise BaselineError(f"{where}: cosine_f32 holds {len(values)} finite values, expected {count}")
+        raise BaselineError(f"{where}: {name} holds {len(values)} finite values, expected {count}")
     return values
 
 
@@ -199,4 +199,36 @@ class MemoryEntry:
                     change=f"x{now[memory] / then[memory]:.3f}" if then[memory] else "", detail=detail + note)
 
 
-ENTRY_TYPES: dict[str, Any] = {cls.KIND: cls for cls in (StsEntry, LatencyEntry, MemoryEntry)}
+@dataclass(frozen=True)
+class RetrievalEntry:
+    """nDCG@10 of every query (float32, base64), for the paired bootstrap over queries."""
+
+    KIND: ClassVar[str] = "retrieval"
+    per_query: Any  # float64 array decoded from float32
+
+    @staticmethod
+    def write(result: Any) -> dict[str, Any]:
+        record = result.to_dict()
+        return {**{name: record[name] for name in ("dataset", "split", "fingerprint", "n_queries", "n_corpus",
+                                                    "batch_size")},
+                **_rounded(record, ("ndcg_at_10", "recall_at_10", "mrr_at_10", "map_at_100"), 5),
+                "ndcg_f32": encode_floats(result.per_query_ndcg)}
+
+    @classmethod
+    def read(cls, entry: dict[str, Any], result: Any, where: str) -> RetrievalEntry:
+        text = number(entry, "ndcg_f32", where, (str,))
+        return cls(decode_floats(text, result.n_queries, where, "ndcg_f32"))
+
+    def judge(self, result: Any, tolerance: Tolerance, context: Context) -> dict[str, Any]:
+        confidence, max_drop = context.confidence, tolerance.max_drop
+        change = mean_change(self.per_query, result.per_query_ndcg, confidence=confidence, seed=context.seed)
+        failed = change.delta < -max_drop and change.high < 0
+        detail = (f"a real drop ({confidence:.0%} interval below zero) beyond the tolerance of {max_drop:g} points"
+                  if failed else
+                  f"tolerance {max_drop:g} points, {confidence:.0%} paired bootstrap over {result.n_queries} queries")
+        return dict(status=FAIL if failed else PASS, metric="nDCG@10 x100", baseline=change.baseline,
+                    current=change.current, change=f"{change.delta:+.2f} points [{change.low:+.2f}, {change.high:+.2f}]",
+                    detail=detail)
+
+
+ENTRY_TYPES: dict[str, Any] = {cls.KIND: cls for cls in (StsEntry, LatencyEntry, MemoryEntry, RetrievalEntry)}
