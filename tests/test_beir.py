@@ -173,3 +173,30 @@ def test_retrieval_through_the_plugin(pytester: pytest.Pytester, tmp_path: Path)
     skipped = pytester.runpytest("--embed-models=minilm", "-rs", "test_suite.py", "-p", "no:cacheprovider")
     skipped.assert_outcomes(skipped=1)
     skipped.stdout.fnmatch_lines(["*no retrieval set: pass --embed-retrieval-path=FOLDER*"])
+
+
+class ToyModel:
+    """``encode`` like a SentenceTransformer, from the bag-of-letters embedding (``shift`` makes a second model)."""
+
+    def __init__(self, shift: int = 0) -> None:
+        self.shift = shift
+
+    def encode(self, texts, batch_size=32, show_progress_bar=False, convert_to_numpy=True, normalize_embeddings=False):
+        vectors = np.roll(toy_encode(list(texts)), self.shift, axis=1) + (self.shift and 0.5)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True) if normalize_embeddings else vectors
+
+
+def test_hybrid_on_a_beir_set_uses_trec_eval_with_graded_qrels(tmp_path: Path) -> None:
+    from pytest_embedeval.measure.retrieval import beir_metrics, evaluate_hybrid, from_beir
+
+    data = load_beir(write_beir(tmp_path / "toy"), "test")
+    result = evaluate_hybrid(ToyModel(), ToyModel(3), from_beir(data), small_name="a", large_name="b", ks=(3, 9),
+                             timed_queries=2, metrics=beir_metrics(data))
+    assert [row["mode"] for row in result.rows] == ["small", "large", "hybrid k=3", "hybrid k=9"]
+    # reranking the whole corpus (k=9 of 9 documents) with the large model is the large model alone
+    assert {m: result.row("hybrid k=9")[m] for m in ("ndcg@10", "mrr@10")} == {
+        m: result.row("large")[m] for m in ("ndcg@10", "mrr@10")}
+    # the small model alone scores as evaluate_retrieval scores it (same trec_eval, same graded qrels)
+    alone = evaluate_retrieval(ToyModel().encode, ToyModel().encode, data, model="a", device="cpu", batch_size=32)
+    assert abs(result.row("small")["ndcg@10"] - alone.ndcg_at_10) < 1e-4
+    assert result.verdict()

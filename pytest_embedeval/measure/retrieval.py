@@ -57,6 +57,27 @@ def build_retrieval_set(dataset: StsDataset, threshold: float | None = None) -> 
     return RetrievalSet(tuple(relevant), corpus, tuple(frozenset(docs) for docs in relevant.values()))
 
 
+def from_beir(data: Any) -> RetrievalSet:
+    """A BEIR set (beir.py) as queries, corpus and the documents judged relevant (grade > 0) to each query."""
+    position = {doc_id: i for i, doc_id in enumerate(data.doc_ids)}
+    relevant = tuple(frozenset(position[d] for d, grade in data.qrels[q].items() if grade > 0) for q in data.query_ids)
+    return RetrievalSet(data.queries, data.docs, relevant)
+
+
+def beir_metrics(data: Any) -> Any:
+    """Rankings -> the hybrid table's figures, computed by trec_eval with the set's graded qrels (ranking.py)."""
+    from pytest_embedeval.measure.ranking import trec_scores
+
+    def metrics(rankings: Sequence[Sequence[int]]) -> dict[str, float]:
+        run = {qid: {data.doc_ids[doc]: float(len(ranking) - rank) for rank, doc in enumerate(ranking)}
+               for qid, ranking in zip(data.query_ids, rankings)}
+        means, _ = trec_scores(data.qrels, run, (1, 10))
+        return {"recall@1": means["recall_at_1"], "recall@10": means["recall_at_10"],
+                "mrr@10": means["mrr_at_10"], "ndcg@10": means["ndcg_at_10"]}
+
+    return metrics
+
+
 def ranking_metrics(rankings: Sequence[Sequence[int]], relevant: Sequence[frozenset[int]]) -> dict[str, float]:
     """Mean recall@1, recall@10, MRR@10 and nDCG@10 (binary relevance) over the queries."""
     totals = {"recall@1": 0.0, "recall@10": 0.0, "mrr@10": 0.0, "ndcg@10": 0.0}
@@ -136,7 +157,7 @@ def _top(scores: Any, k: int) -> Any:
 
 def evaluate_hybrid(small: Any, large: Any, data: RetrievalSet, *, small_name: str, large_name: str,
                     device: str = "cpu", ks: Sequence[int] = KS, batch_size: int = 32,
-                    timed_queries: int = 20) -> HybridResult:
+                    timed_queries: int = 20, metrics: Any = None) -> HybridResult:
     """Quality and cost of small alone, large alone and small-top-k reranked by large."""
     import numpy as np
 
@@ -177,7 +198,8 @@ def evaluate_hybrid(small: Any, large: Any, data: RetrievalSet, *, small_name: s
 
     def row(mode: str, rankings: Any, index_s: float, run: Any) -> dict[str, Any]:
         mean_ms, p95_ms = per_query_ms(run)
-        return {"mode": mode, **ranking_metrics(rankings, data.relevant), "index_s": index_s,
+        quality = metrics(rankings) if metrics is not None else ranking_metrics(rankings, data.relevant)
+        return {"mode": mode, **quality, "index_s": index_s,
                 "query_ms": mean_ms, "query_p95_ms": p95_ms}
 
     queries = range(len(data.queries))

@@ -210,17 +210,23 @@ class HybridEval:
 
     def __call__(self, ks: Sequence[int] = (10, 20, 50, 100), timed_queries: int = 20,
                  split: str | None = None) -> Any:
-        from pytest_embedeval.measure.retrieval import build_retrieval_set, evaluate_hybrid
+        """On the BEIR set of --embed-retrieval-path when one is given (trec_eval metrics), else on STS pairs."""
+        from pytest_embedeval.measure.retrieval import beir_metrics, build_retrieval_set, evaluate_hybrid, from_beir
 
-        data = self.resources.dataset(split or self.split)
+        if self.resources.settings.retrieval_path is not None:
+            data = self.resources.retrieval_set()
+            retrieval_set, metrics = from_beir(data), beir_metrics(data)
+        else:
+            data = self.resources.dataset(split or self.split)
+            retrieval_set, metrics = build_retrieval_set(data), None
         small, large = self.resources.pool.get(self.small), self.resources.pool.get(self.large)
 
         def measure() -> Any:
             with self.resources.lock.timing():  # per-query latency is a timing
-                return evaluate_hybrid(small, large, build_retrieval_set(data), small_name=self.small.model.name,
+                return evaluate_hybrid(small, large, retrieval_set, small_name=self.small.model.name,
                                        large_name=self.large.model.name, device=resolve_device(self.small.device),
                                        ks=tuple(ks), batch_size=self.resources.settings.batch_size,
-                                       timed_queries=timed_queries)
+                                       timed_queries=timed_queries, metrics=metrics)
 
         key = ("hybrid", self.small, self.large, data.fingerprint, tuple(ks), timed_queries)
         result = self.resources.memoise(key, measure)
