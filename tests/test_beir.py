@@ -200,3 +200,32 @@ def test_hybrid_on_a_beir_set_uses_trec_eval_with_graded_qrels(tmp_path: Path) -
     alone = evaluate_retrieval(ToyModel().encode, ToyModel().encode, data, model="a", device="cpu", batch_size=32)
     assert abs(result.row("small")["ndcg@10"] - alone.ndcg_at_10) < 1e-4
     assert result.verdict()
+
+
+def test_cross_encoder_rerank_rows(tmp_path: Path, minilm_path: Path) -> None:
+    """A tiny random CrossEncoder built offline (no real one is available here): the code path, not its quality."""
+    import shutil
+
+    import torch
+    from sentence_transformers import CrossEncoder
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from pytest_embedeval.measure.retrieval import beir_metrics, evaluate_hybrid, from_beir
+
+    folder = tmp_path / "cross"
+    folder.mkdir()
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (minilm_path / name).is_file():
+            shutil.copy(minilm_path / name, folder / name)
+    torch.manual_seed(0)
+    BertForSequenceClassification(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                             intermediate_size=64, num_labels=1)).save_pretrained(str(folder))
+    data = load_beir(write_beir(tmp_path / "toy"), "test")
+    result = evaluate_hybrid(ToyModel(), ToyModel(3), from_beir(data), small_name="a", large_name="b", ks=(3,),
+                             timed_queries=2, metrics=beir_metrics(data), cross=CrossEncoder(str(folder), device="cpu"),
+                             cross_name="tiny")
+    row = result.row("cross k=3")
+    assert 0.0 <= row["ndcg@10"] <= 1.0 and row["query_ms"] > 0 and result.cross == "tiny"
+    from pytest_embedeval.report.tables import hybrid_table
+
+    assert "cross k=3" in "\n".join(hybrid_table(result))

@@ -101,6 +101,7 @@ class HybridResult:
     n_corpus: int
     timed_queries: int
     rows: tuple[dict[str, Any], ...] = field(default_factory=tuple)  # one per mode
+    cross: str = ""  # the cross-encoder of the "cross k=" rows, if any
 
     def row(self, mode: str) -> dict[str, Any]:
         return next(row for row in self.rows if row["mode"] == mode)
@@ -108,7 +109,8 @@ class HybridResult:
     def best_hybrid(self, share: float = 0.99) -> dict[str, Any] | None:
         """The cheapest hybrid that reaches ``share`` of the large model's nDCG@10, if any."""
         target = share * self.row("large")["ndcg@10"]
-        reaching = [row for row in self.rows if row["mode"].startswith("hybrid") and row["ndcg@10"] >= target]
+        reaching = [row for row in self.rows
+                    if row["mode"].startswith(("hybrid", "cross")) and row["ndcg@10"] >= target]
         return min(reaching, key=lambda row: row["query_ms"]) if reaching else None
 
     def break_even(self, row: dict[str, Any]) -> str:
@@ -138,7 +140,8 @@ class HybridResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"small": self.small, "large": self.large, "device": self.device, "n_queries": self.n_queries,
-                "n_corpus": self.n_corpus, "timed_queries": self.timed_queries, "rows": [dict(r) for r in self.rows]}
+                "n_corpus": self.n_corpus, "timed_queries": self.timed_queries, "rows": [dict(r) for r in self.rows],
+                "cross": self.cross}
 
 
 def _encode(model: Any, sentences: Sequence[str], batch_size: int) -> Any:
@@ -157,8 +160,11 @@ def _top(scores: Any, k: int) -> Any:
 
 def evaluate_hybrid(small: Any, large: Any, data: RetrievalSet, *, small_name: str, large_name: str,
                     device: str = "cpu", ks: Sequence[int] = KS, batch_size: int = 32,
-                    timed_queries: int = 20, metrics: Any = None) -> HybridResult:
-    """Quality and cost of small alone, large alone and small-top-k reranked by large."""
+                    timed_queries: int = 20, metrics: Any = None, cross: Any = None,
+                    cross_name: str = "") -> HybridResult:
+    """Quality and cost of small alone, large alone and small-top-k reranked by large (and by ``cross``,
+    a sentence-transformers ``CrossEncoder``: rows ``cross k=K``).  ``metrics`` maps rankings to the
+    figures (default: binary relevance, :func:`ranking_metrics`)."""
     import numpy as np
 
     def timed(encode_corpus: Any) -> tuple[Any, float]:
@@ -208,5 +214,17 @@ def evaluate_hybrid(small: Any, large: Any, data: RetrievalSet, *, small_name: s
     for k in ks:
         rows.append(row(f"hybrid k={k}", [rerank(q, k) for q in queries], small_index_s,
                         lambda text, k=k: hybrid_query(text, k)))
+    if cross is not None:
+        def cross_rerank(text: str, candidates: Any) -> Any:
+            scores = cross.predict([(text, data.corpus[i]) for i in candidates], batch_size=batch_size,
+                                   show_progress_bar=False)
+            return candidates[np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")]
+
+        def cross_query(text: str, k: int) -> Any:
+            return cross_rerank(text, _top(small_docs @ _encode(small, [text], batch_size)[0], k))
+
+        for k in ks:
+            rows.append(row(f"cross k={k}", [cross_rerank(data.queries[q], _top(small_scores[q], k)) for q in queries],
+                            small_index_s, lambda text, k=k: cross_query(text, k)))
     return HybridResult(small_name, large_name, device, len(data.queries), len(data.corpus),
-                        min(timed_queries, len(data.queries)), tuple(rows))
+                        min(timed_queries, len(data.queries)), tuple(rows), cross_name)

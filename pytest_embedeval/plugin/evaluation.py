@@ -209,8 +209,9 @@ class HybridEval:
         self.results = results  # the run's RunResults: the hybrid table goes into the report
 
     def __call__(self, ks: Sequence[int] = (10, 20, 50, 100), timed_queries: int = 20,
-                 split: str | None = None) -> Any:
-        """On the BEIR set of --embed-retrieval-path when one is given (trec_eval metrics), else on STS pairs."""
+                 split: str | None = None, cross: str | None = None) -> Any:
+        """On the BEIR set of --embed-retrieval-path when one is given (trec_eval metrics), else on STS pairs;
+        ``cross`` (a CrossEncoder's folder or hub id) adds its rerank of the small model's top k."""
         from pytest_embedeval.measure.retrieval import beir_metrics, build_retrieval_set, evaluate_hybrid, from_beir
 
         if self.resources.settings.retrieval_path is not None:
@@ -220,15 +221,22 @@ class HybridEval:
             data = self.resources.dataset(split or self.split)
             retrieval_set, metrics = build_retrieval_set(data), None
         small, large = self.resources.pool.get(self.small), self.resources.pool.get(self.large)
+        device = resolve_device(self.small.device)
 
         def measure() -> Any:
+            reranker = None
+            if cross is not None:
+                from sentence_transformers import CrossEncoder
+
+                reranker = CrossEncoder(cross, device=device)
             with self.resources.lock.timing():  # per-query latency is a timing
                 return evaluate_hybrid(small, large, retrieval_set, small_name=self.small.model.name,
-                                       large_name=self.large.model.name, device=resolve_device(self.small.device),
+                                       large_name=self.large.model.name, device=device,
                                        ks=tuple(ks), batch_size=self.resources.settings.batch_size,
-                                       timed_queries=timed_queries, metrics=metrics)
+                                       timed_queries=timed_queries, metrics=metrics, cross=reranker,
+                                       cross_name=cross or "")
 
-        key = ("hybrid", self.small, self.large, data.fingerprint, tuple(ks), timed_queries)
+        key = ("hybrid", self.small, self.large, data.fingerprint, tuple(ks), timed_queries, cross)
         result = self.resources.memoise(key, measure)
         self.results.add_hybrid(result.to_dict())
         return result

@@ -141,7 +141,8 @@ def hybrid_table(result: Any) -> list[str]:
     rows = [[row["mode"], f"{row['recall@1']:.3f}", f"{row['recall@10']:.3f}", f"{row['mrr@10']:.3f}",
              f"{row['ndcg@10']:.3f}", f"{row['index_s']:.1f}", f"{row['query_ms']:.1f}",
              f"{row['query_p95_ms']:.1f}"] for row in result.rows]
-    header = (f"retrieve + rerank: {result.small} retrieves, {result.large} reranks, on {result.device} "
+    crossing = f" (cross k=: the cross-encoder {result.cross})" if result.cross else ""
+    header = (f"retrieve + rerank: {result.small} retrieves, {result.large} reranks{crossing}, on {result.device} "
               f"({result.n_queries} queries, {result.n_corpus} documents; cost timed on {result.timed_queries} "
               "queries)")
     table = Table(["mode", "R@1", "R@10", "MRR@10", "nDCG@10", "index s", "ms/query", "p95 ms/query"], rows)
