@@ -117,10 +117,8 @@ def test_minilm_reproduces_mtebs_published_sts13_and_sts16(pytester: pytest.Pyte
     scores = {r["dataset"]: r["spearman"] for r in report["results"] if r["kind"] == "sts"}
     assert abs(scores["STS13"] - 80.60) <= 0.01 and abs(scores["STS16"] - 78.99) <= 0.01, scores
     assert report["sts_task_means"][0]["mean_spearman"] == pytest.approx((scores["STS13"] + scores["STS16"]) / 2)
-    baseline = json.loads(next((pytester.path / "baselines").glob("*.json")).read_text())
-    keys = [key for section in baseline.values() if isinstance(section, dict) for key in section]
-    assert any(key.startswith("sts:STS13/test:") for key in keys) and any(
-        key.startswith("sts:STS16/test:") for key in keys), keys
+    baseline = next((pytester.path / "baselines").glob("*.json")).read_text()
+    assert '"sts:STS13/test:' in baseline and '"sts:STS16/test:' in baseline, baseline[:500]
 
 
 def test_mteb_encodes_the_columns_apart_and_gets_the_same_score(minilm_path: Path, mteb_sts_dir: Path) -> None:
