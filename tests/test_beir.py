@@ -229,3 +229,13 @@ def test_cross_encoder_rerank_rows(tmp_path: Path, minilm_path: Path) -> None:
     from pytest_embedeval.report.tables import hybrid_table
 
     assert "cross k=3" in "\n".join(hybrid_table(result))
+
+
+def test_hub_set_fails_fast_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """hub:ORG/NAME goes through datasets; offline and not cached, it says so at once (no hub here)."""
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(Exception, match=r"dataset 'mteb/scifact' is not in the local Hugging Face cache"):
+        load_beir("hub:mteb/scifact", "test")
