@@ -4,9 +4,18 @@ The first selected model retrieves, the last reranks; the run prints one
 table: recall@1/10, MRR@10, nDCG@10, index time and time per query for each
 model alone and for the hybrid at k = 10, 20, 50, 100, and the cheapest
 hybrid that reaches 99% of the large model's nDCG@10.  With one model it skips.
+With ``--embed-retrieval-path`` each model is also scored on that BEIR set, and the
+hybrid runs there instead of on a set built from STS pairs.
 """
 
 from __future__ import annotations
+
+
+def test_retrieval_quality(embed_eval, retrieval_set):
+    """nDCG@10 and friends on the BEIR set of --embed-retrieval-path, gated against the baseline (skips without one)."""
+    result = embed_eval.retrieval()
+    assert result.n_queries == len(retrieval_set.queries)
+    assert 0.0 <= result.ndcg_at_10 <= 1.0
 
 
 def test_retrieve_then_rerank(embed_hybrid):

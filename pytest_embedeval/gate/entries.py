@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 from pytest_embedeval.core.environment import changed_versions, machine
 from pytest_embedeval.errors import BaselineError
 from pytest_embedeval.gate.policy import Tolerance
-from pytest_embedeval.gate.stats import (MEMORY_NOISE_MB, drop_fails, drop_resolves, growth_fails, slowdown,
-                                         spearman_change)
+from pytest_embedeval.gate.stats import (MEMORY_NOISE_MB, drop_fails, drop_resolves, growth_fails, mean_change,
+                                         slowdown, spearman_change)
 from pytest_embedeval.gate.verdict import FAIL, MORE, NOT_COMPARABLE, PASS
 from pytest_embedeval.measure.yardstick import CALIBRATION
 
@@ -56,15 +56,15 @@ def encode_floats(values: Any) -> str:
     return base64.b64encode(np.asarray(values, dtype="<f4").tobytes()).decode("ascii")
 
 
-def decode_floats(text: Any, count: int, where: str) -> Any:
+def decode_floats(text: Any, count: int, where: str, name: str = "cosine_f32") -> Any:
     import numpy as np
 
     try:
         values = np.frombuffer(base64.b64decode(text, validate=True), dtype="<f4").astype(np.float64)
     except (TypeError, ValueError):
-        raise BaselineError(f"{where}: cosine_f32 is not base64 float32 data") from None
+        raise BaselineError(f"{where}: {name} is not base64 float32 data") from None
     if len(values) != count or not np.isfinite(values).all():
-        raise BaselineError(f"{where}: cosine_f32 holds {len(values)} finite values, expected {count}")
+        raise BaselineError(f"{where}: {name} holds {len(values)} finite values, expected {count}")
     return values
 
 
@@ -280,4 +280,38 @@ def same_install(then: dict[str, Any], now: dict[str, Any]) -> bool:
             and (then.get("versions") or {}) == (now.get("versions") or {}))
 
 
-ENTRY_TYPES: dict[str, Any] = {cls.KIND: cls for cls in (StsEntry, LatencyEntry, MemoryEntry)}
+
+@dataclass(frozen=True)
+class RetrievalEntry:
+    """nDCG@10 of every query (float32, base64), for the paired bootstrap over queries."""
+
+    KIND: ClassVar[str] = "retrieval"
+    per_query: Any  # float64 array decoded from float32
+
+    @staticmethod
+    def write(result: Any) -> dict[str, Any]:
+        record = result.to_dict()
+        return {**{name: record[name] for name in ("dataset", "split", "fingerprint", "n_queries", "n_corpus",
+                                                    "batch_size")},
+                **_rounded(record, ("ndcg_at_10", "recall_at_10", "mrr_at_10", "map_at_100"), 5),
+                "ndcg_f32": encode_floats(result.per_query_ndcg)}
+
+    @classmethod
+    def read(cls, entry: dict[str, Any], result: Any, where: str) -> RetrievalEntry:
+        text = number(entry, "ndcg_f32", where, (str,))
+        return cls(decode_floats(text, result.n_queries, where, "ndcg_f32"))
+
+    def judge(self, result: Any, tolerance: Tolerance, context: Context) -> dict[str, Any]:
+        confidence, max_drop = context.confidence, tolerance.max_drop
+        change = mean_change(self.per_query, result.per_query_ndcg, confidence=confidence, seed=context.seed)
+        failed = drop_fails(change, max_drop)  # the one accuracy convention (docs/gates.md)
+        detail = (f"a real drop ({confidence:.0%} interval below zero) beyond the tolerance of {max_drop:g} points"
+                  if failed else
+                  f"tolerance {max_drop:g} points, {confidence:.0%} paired bootstrap over {result.n_queries} queries")
+        detail += f"; resolves drops >= {drop_resolves(change, max_drop):.2f} points"
+        return dict(status=FAIL if failed else PASS, metric="nDCG@10 x100", baseline=change.baseline,
+                    current=change.current, change=f"{change.delta:+.2f} points [{change.low:+.2f}, {change.high:+.2f}]",
+                    detail=detail)
+
+
+ENTRY_TYPES: dict[str, Any] = {cls.KIND: cls for cls in (StsEntry, LatencyEntry, MemoryEntry, RetrievalEntry)}

@@ -160,3 +160,27 @@ def slowdown(baseline: Sequence[float], current: Sequence[float], *, tolerance: 
         decision = "fail" if shift > limit and shift > z_fail * error else "pass"
     return Slowdown(math.exp(shift), math.exp(shift - z_interval * error), math.exp(shift + z_interval * error),
                     max(math.expm1(z_fail * error), tolerance), decision)
+
+
+def mean_change(baseline: Sequence[float], current: Sequence[float], *, confidence: float, seed: int,
+                resamples: int = 2000) -> AccuracyChange:
+    """Paired bootstrap of the change in a per-query mean (nDCG@10 x100) over the same queries (BCa, seeded)."""
+    import numpy as np
+
+    # baselines keep float32 figures: compare at that precision, so an unchanged model is unchanged
+    b, c = (100.0 * np.asarray(x, dtype=np.float32).astype(np.float64) for x in (baseline, current))
+    before, after = float(b.mean()), float(c.mean())
+    if np.array_equal(b, c):
+        return AccuracyChange(before, after, 0.0, 0.0, 0.0)
+    from scipy.stats import bootstrap
+
+    interval = None
+    for method in ("BCa", "percentile"):  # BCa is undefined for a near-constant change; fall back
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            interval = bootstrap((c - b,), np.mean, vectorized=True, n_resamples=resamples, batch=250,
+                                 confidence_level=confidence, method=method,
+                                 rng=np.random.default_rng(seed)).confidence_interval
+        if np.isfinite([interval.low, interval.high]).all():
+            break
+    return AccuracyChange(before, after, after - before, float(interval.low), float(interval.high))

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from pytest_embedeval.measure.latency import LatencyResult
 from pytest_embedeval.measure.memory import MemoryResult
+from pytest_embedeval.measure.ranking import RetrievalResult
 from pytest_embedeval.measure.sts import StsResult
 
-RESULT_TYPES = {cls.KIND: cls for cls in (StsResult, LatencyResult, MemoryResult)}
+RESULT_TYPES = {cls.KIND: cls for cls in (StsResult, LatencyResult, MemoryResult, RetrievalResult)}
 
-__all__ = ["RESULT_TYPES", "LatencyResult", "MemoryResult", "StsResult"]
+__all__ = ["RESULT_TYPES", "LatencyResult", "MemoryResult", "RetrievalResult", "StsResult"]

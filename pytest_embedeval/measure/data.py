@@ -44,6 +44,7 @@ class StsDataset:
     sentences1: tuple[str, ...]
     sentences2: tuple[str, ...]
     scores: tuple[float, ...]
+    task: bool = False  # an MTEB task by name (tasks.py): ``name`` is the task, ``split`` its real split
 
     def __len__(self) -> int:
         return len(self.scores)

@@ -57,6 +57,27 @@ def build_retrieval_set(dataset: StsDataset, threshold: float | None = None) -> 
     return RetrievalSet(tuple(relevant), corpus, tuple(frozenset(docs) for docs in relevant.values()))
 
 
+def from_beir(data: Any) -> RetrievalSet:
+    """A BEIR set (beir.py) as queries, corpus and the documents judged relevant (grade > 0) to each query."""
+    position = {doc_id: i for i, doc_id in enumerate(data.doc_ids)}
+    relevant = tuple(frozenset(position[d] for d, grade in data.qrels[q].items() if grade > 0) for q in data.query_ids)
+    return RetrievalSet(data.queries, data.docs, relevant)
+
+
+def beir_metrics(data: Any) -> Any:
+    """Rankings -> the hybrid table's figures, computed by trec_eval with the set's graded qrels (ranking.py)."""
+    from pytest_embedeval.measure.ranking import trec_scores
+
+    def metrics(rankings: Sequence[Sequence[int]]) -> dict[str, float]:
+        run = {qid: {data.doc_ids[doc]: float(len(ranking) - rank) for rank, doc in enumerate(ranking)}
+               for qid, ranking in zip(data.query_ids, rankings)}
+        means, _ = trec_scores(data.qrels, run, (1, 10))
+        return {"recall@1": means["recall_at_1"], "recall@10": means["recall_at_10"],
+                "mrr@10": means["mrr_at_10"], "ndcg@10": means["ndcg_at_10"]}
+
+    return metrics
+
+
 def ranking_metrics(rankings: Sequence[Sequence[int]], relevant: Sequence[frozenset[int]]) -> dict[str, float]:
     """Mean recall@1, recall@10, MRR@10 and nDCG@10 (binary relevance) over the queries."""
     totals = {"recall@1": 0.0, "recall@10": 0.0, "mrr@10": 0.0, "ndcg@10": 0.0}
@@ -80,6 +101,7 @@ class HybridResult:
     n_corpus: int
     timed_queries: int
     rows: tuple[dict[str, Any], ...] = field(default_factory=tuple)  # one per mode
+    cross: str = ""  # the cross-encoder of the "cross k=" rows, if any
 
     def row(self, mode: str) -> dict[str, Any]:
         return next(row for row in self.rows if row["mode"] == mode)
@@ -87,7 +109,8 @@ class HybridResult:
     def best_hybrid(self, share: float = 0.99) -> dict[str, Any] | None:
         """The cheapest hybrid that reaches ``share`` of the large model's nDCG@10, if any."""
         target = share * self.row("large")["ndcg@10"]
-        reaching = [row for row in self.rows if row["mode"].startswith("hybrid") and row["ndcg@10"] >= target]
+        reaching = [row for row in self.rows
+                    if row["mode"].startswith(("hybrid", "cross")) and row["ndcg@10"] >= target]
         return min(reaching, key=lambda row: row["query_ms"]) if reaching else None
 
     def break_even(self, row: dict[str, Any]) -> str:
@@ -117,7 +140,8 @@ class HybridResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"small": self.small, "large": self.large, "device": self.device, "n_queries": self.n_queries,
-                "n_corpus": self.n_corpus, "timed_queries": self.timed_queries, "rows": [dict(r) for r in self.rows]}
+                "n_corpus": self.n_corpus, "timed_queries": self.timed_queries, "rows": [dict(r) for r in self.rows],
+                "cross": self.cross}
 
 
 def _encode(model: Any, sentences: Sequence[str], batch_size: int) -> Any:
@@ -136,8 +160,11 @@ def _top(scores: Any, k: int) -> Any:
 
 def evaluate_hybrid(small: Any, large: Any, data: RetrievalSet, *, small_name: str, large_name: str,
                     device: str = "cpu", ks: Sequence[int] = KS, batch_size: int = 32,
-                    timed_queries: int = 20) -> HybridResult:
-    """Quality and cost of small alone, large alone and small-top-k reranked by large."""
+                    timed_queries: int = 20, metrics: Any = None, cross: Any = None,
+                    cross_name: str = "") -> HybridResult:
+    """Quality and cost of small alone, large alone and small-top-k reranked by large (and by ``cross``,
+    a sentence-transformers ``CrossEncoder``: rows ``cross k=K``).  ``metrics`` maps rankings to the
+    figures (default: binary relevance, :func:`ranking_metrics`)."""
     import numpy as np
 
     def timed(encode_corpus: Any) -> tuple[Any, float]:
@@ -177,7 +204,8 @@ def evaluate_hybrid(small: Any, large: Any, data: RetrievalSet, *, small_name: s
 
     def row(mode: str, rankings: Any, index_s: float, run: Any) -> dict[str, Any]:
         mean_ms, p95_ms = per_query_ms(run)
-        return {"mode": mode, **ranking_metrics(rankings, data.relevant), "index_s": index_s,
+        quality = metrics(rankings) if metrics is not None else ranking_metrics(rankings, data.relevant)
+        return {"mode": mode, **quality, "index_s": index_s,
                 "query_ms": mean_ms, "query_p95_ms": p95_ms}
 
     queries = range(len(data.queries))
@@ -186,5 +214,17 @@ def evaluate_hybrid(small: Any, large: Any, data: RetrievalSet, *, small_name: s
     for k in ks:
         rows.append(row(f"hybrid k={k}", [rerank(q, k) for q in queries], small_index_s,
                         lambda text, k=k: hybrid_query(text, k)))
+    if cross is not None:
+        def cross_rerank(text: str, candidates: Any) -> Any:
+            scores = cross.predict([(text, data.corpus[i]) for i in candidates], batch_size=batch_size,
+                                   show_progress_bar=False)
+            return candidates[np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")]
+
+        def cross_query(text: str, k: int) -> Any:
+            return cross_rerank(text, _top(small_docs @ _encode(small, [text], batch_size)[0], k))
+
+        for k in ks:
+            rows.append(row(f"cross k={k}", [cross_rerank(data.queries[q], _top(small_scores[q], k)) for q in queries],
+                            small_index_s, lambda text, k=k: cross_query(text, k)))
     return HybridResult(small_name, large_name, device, len(data.queries), len(data.corpus),
-                        min(timed_queries, len(data.queries)), tuple(rows))
+                        min(timed_queries, len(data.queries)), tuple(rows), cross_name)

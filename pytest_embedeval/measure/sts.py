@@ -90,6 +90,7 @@ class StsResult:
     variant: str = ""  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
     prompt: str | None = None  # the prompt prepended to every sentence (models/prompts.py), None for none
     prompt_name: str | None = None  # the model's prompt key it came from: "STS", "STSBenchmark"
+    task: str = ""  # the MTEB task (``STS13``, ``STS17:en-en``) when the data is one, for the mean over tasks
 
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
@@ -148,5 +149,5 @@ def evaluate_sts(encode: Encoder, dataset: StsDataset, *, model: str, device: st
         model=model, device=device, dataset=dataset.name, split=dataset.split, source=dataset.source,
         fingerprint=dataset.fingerprint, n_pairs=len(dataset), n_unique=len(unique), batch_size=batch_size,
         spearman=spearman, pearson=pearson, encode_seconds=seconds, cosine=tuple(cosine.tolist()),
-        gold=dataset.scores,
+        gold=dataset.scores, task=dataset.name if dataset.task else "",
     )

@@ -31,6 +31,7 @@ class EmbedEval:
         self.target = target
         self.split = split
         self.recorder = recorder
+        self.data: StsDataset | None = None  # an MTEB task's data (--embed-sts-tasks): what sts() scores
 
     def __repr__(self) -> str:
         return f"<EmbedEval {self.target.id}>"
@@ -45,6 +46,8 @@ class EmbedEval:
         return resolve_device(self.target.device)
 
     def dataset(self, split: str | None = None) -> StsDataset:
+        if split is None and self.data is not None:
+            return self.data
         return self.resources.dataset(split or self.split)
 
     def sts(self, split: str | None = None, *, dataset: StsDataset | None = None,
@@ -53,24 +56,10 @@ class EmbedEval:
         data = dataset if dataset is not None else self.dataset(split)
         size = batch_size or self.resources.settings.batch_size
         prompt_key, prompt = sts_prompt(self.prompts(), data.name)  # as MTEB: a key for STS, or none
-        extra = {"prompt": prompt} if prompt else {}  # no prompt: the call (and the ONNX backend) as before
 
         def measure() -> StsResult:
             encode_seconds: list[float] = []
-
-            def encode(sentences: list[str]) -> Any:
-                model = self.model  # loaded on a cache miss only, and before the clock starts: loading
-                start = time.perf_counter()  # (imports, weights, an ONNX export) is not encoding
-                vectors = model.encode(sentences, batch_size=size, show_progress_bar=False, convert_to_numpy=True,
-                                       **extra)
-                encode_seconds.append(time.perf_counter() - start)
-                return vectors
-
-            cache = self.resources.embeddings
-            fingerprint = self.resources.model_fingerprint(self.target) if cache is not None else None
-            if cache is not None and fingerprint is not None:
-                variant = self.target.variant + (f"\0prompt:{prompt}" if prompt else "")
-                encode = cache.encoder(encoder_identity(fingerprint, self.device, size, variant), encode)
+            encode = self.encoder(size, encode_seconds, prompt)
             with self.resources.lock.encoding():
                 result = evaluate_sts(encode, data, model=self.target.model.name, device=self.device,
                                       batch_size=size)
@@ -91,6 +80,51 @@ class EmbedEval:
         spec = self.target.model
         own = folder_prompts(local_folder(spec)) if spec.factory is None else None
         return own if own is not None else dict(getattr(self.model, "prompts", None) or {})
+
+    def encoder(self, size: int, seconds: list[float], prompt: str | None = None) -> Any:
+        """``model.encode`` at batch ``size`` (with ``prompt`` prepended, when given) through the embedding
+        cache; the time spent encoding goes to ``seconds`` (none on a cache hit)."""
+        extra = {"prompt": prompt} if prompt else {}  # no prompt: the call (and the ONNX backend) as before
+
+        def encode(sentences: list[str]) -> Any:
+            model = self.model  # loaded on a cache miss only, and before the clock starts: loading
+            start = time.perf_counter()  # (imports, weights, an ONNX export) is not encoding
+            vectors = model.encode(sentences, batch_size=size, show_progress_bar=False, convert_to_numpy=True,
+                                   **extra)
+            seconds.append(time.perf_counter() - start)
+            return vectors
+
+        cache = self.resources.embeddings
+        fingerprint = self.resources.model_fingerprint(self.target) if cache is not None else None
+        if cache is not None and fingerprint is not None:
+            variant = self.target.variant + (f"\0prompt:{prompt}" if prompt else "")
+            return cache.encoder(encoder_identity(fingerprint, self.device, size, variant), encode)
+        return encode
+
+    def retrieval(self, path: str | None = None, *, split: str | None = None,
+                  batch_size: int | None = None) -> Any:
+        """nDCG@10, recall@k, MRR@10, MAP@100 on a BEIR set (``--embed-retrieval-path``), scored as MTEB does.
+
+        The corpus is encoded once per session (and cached across runs like STS); the result is compared
+        with its baseline by a paired bootstrap over queries.
+        """
+        from pytest_embedeval.measure.ranking import evaluate_retrieval
+
+        data = self.resources.retrieval_set(path, split)
+        size = batch_size or self.resources.settings.batch_size
+
+        def measure() -> Any:
+            seconds: list[float] = []
+            encode = self.encoder(size, seconds)
+            with self.resources.lock.encoding():
+                result = evaluate_retrieval(encode, encode, data, model=self.target.model.name, device=self.device,
+                                            batch_size=size)
+            return replace(result, variant=self.target.variant, encode_seconds=sum(seconds) if seconds else None)
+
+        result = self.resources.memoise(("retrieval", self.target, data.source, data.split, data.fingerprint, size),
+                                        measure)
+        self.recorder.record(result)
+        return result
 
     def latency(self, batch_size: int | None = None, length: str | int = "short", *,
                 sentences: Sequence[str] | None = None, rounds: int | None = None,
@@ -193,20 +227,34 @@ class HybridEval:
         self.results = results  # the run's RunResults: the hybrid table goes into the report
 
     def __call__(self, ks: Sequence[int] = (10, 20, 50, 100), timed_queries: int = 20,
-                 split: str | None = None) -> Any:
-        from pytest_embedeval.measure.retrieval import build_retrieval_set, evaluate_hybrid
+                 split: str | None = None, cross: str | None = None) -> Any:
+        """On the BEIR set of --embed-retrieval-path when one is given (trec_eval metrics), else on STS pairs;
+        ``cross`` (a CrossEncoder's folder or hub id) adds its rerank of the small model's top k."""
+        from pytest_embedeval.measure.retrieval import beir_metrics, build_retrieval_set, evaluate_hybrid, from_beir
 
-        data = self.resources.dataset(split or self.split)
+        if self.resources.settings.retrieval_path is not None:
+            data = self.resources.retrieval_set()
+            retrieval_set, metrics = from_beir(data), beir_metrics(data)
+        else:
+            data = self.resources.dataset(split or self.split)
+            retrieval_set, metrics = build_retrieval_set(data), None
         small, large = self.resources.pool.get(self.small), self.resources.pool.get(self.large)
+        device = resolve_device(self.small.device)
 
         def measure() -> Any:
-            with self.resources.lock.timing():  # per-query latency is a timing
-                return evaluate_hybrid(small, large, build_retrieval_set(data), small_name=self.small.model.name,
-                                       large_name=self.large.model.name, device=resolve_device(self.small.device),
-                                       ks=tuple(ks), batch_size=self.resources.settings.batch_size,
-                                       timed_queries=timed_queries)
+            reranker = None
+            if cross is not None:
+                from sentence_transformers import CrossEncoder
 
-        key = ("hybrid", self.small, self.large, data.fingerprint, tuple(ks), timed_queries)
+                reranker = CrossEncoder(cross, device=device)
+            with self.resources.lock.timing():  # per-query latency is a timing
+                return evaluate_hybrid(small, large, retrieval_set, small_name=self.small.model.name,
+                                       large_name=self.large.model.name, device=device,
+                                       ks=tuple(ks), batch_size=self.resources.settings.batch_size,
+                                       timed_queries=timed_queries, metrics=metrics, cross=reranker,
+                                       cross_name=cross or "")
+
+        key = ("hybrid", self.small, self.large, data.fingerprint, tuple(ks), timed_queries, cross)
         result = self.resources.memoise(key, measure)
         self.results.add_hybrid(result.to_dict())
         return result

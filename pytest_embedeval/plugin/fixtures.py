@@ -1,5 +1,5 @@
 """The fixtures users write tests with: ``embed_target``, ``embed_device``, ``sts_dataset``, ``embed_eval``,
-``embed_limits``, ``embed_hybrid``, ``embed_model``.
+``embed_limits``, ``embed_hybrid``, ``embed_model``, ``retrieval_set``.
 
 They read the run from ``config.stash`` and skip, with the reason, when no
 model is selected or a device is missing; heavy imports happen only here, on use.
@@ -58,6 +58,9 @@ def embed_device(embed_target: EmbedTarget) -> str:
 def sts_dataset(request: pytest.FixtureRequest) -> StsDataset:
     """STS pairs with gold scores for one of the configured splits."""
     run = _run(request)
+    tasks = run.settings.sts_tasks
+    if tasks:  # --embed-sts-tasks: parametrized over MTEB tasks by name
+        return run.resources.task_dataset(getattr(request, "param", tasks[0]))
     return run.resources.dataset(getattr(request, "param", run.settings.sts_splits[0]))
 
 
@@ -73,7 +76,11 @@ def embed_eval(request: pytest.FixtureRequest, embed_target: EmbedTarget) -> Emb
     else:
         split = run.settings.sts_splits[0]
     state = request.node.stash.setdefault(ITEM_STATE, ItemState())
-    return EmbedEval(run.resources, embed_target, split, TestRecorder(run.recording, state))
+    evaluation = EmbedEval(run.resources, embed_target, split, TestRecorder(run.recording, state))
+    if run.settings.sts_tasks:  # sts() scores this test's task (or the first), not an STS-B split
+        evaluation.data = (request.getfixturevalue("sts_dataset") if "sts_dataset" in request.fixturenames
+                           else run.resources.task_dataset(run.settings.sts_tasks[0]))
+    return evaluation
 
 
 @pytest.fixture
@@ -98,6 +105,16 @@ def embed_hybrid(request: pytest.FixtureRequest) -> Any:
     if reason:
         pytest.skip(reason)
     return HybridEval(run.resources, *pair, run.settings.sts_splits[0], run.recording.results)
+
+
+@pytest.fixture
+def retrieval_set(request: pytest.FixtureRequest) -> Any:
+    """The BEIR retrieval set of --embed-retrieval-path (loaded once); skips, with the reason, when none is set."""
+    run = _run(request)
+    if run.settings.retrieval_path is None:
+        pytest.skip("no retrieval set: pass --embed-retrieval-path=FOLDER (BEIR layout: corpus.jsonl, "
+                    "queries.jsonl, qrels/test.tsv) or hub:ORG/NAME")
+    return run.resources.retrieval_set()
 
 
 @pytest.fixture

@@ -49,7 +49,7 @@ class EmbedEvalPlugin:
         if "embed_target" in metafunc.fixturenames and not _user_parametrizes(metafunc, "embed_target"):
             metafunc.parametrize("embed_target", targets, ids=[t.id for t in targets], indirect=True)
         if "sts_dataset" in metafunc.fixturenames and not _user_parametrizes(metafunc, "sts_dataset"):
-            splits = self.settings.sts_splits
+            splits = self.settings.sts_tasks or self.settings.sts_splits  # MTEB tasks by name replace the splits
             metafunc.parametrize("sts_dataset", splits, ids=list(splits), indirect=True)
 
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:

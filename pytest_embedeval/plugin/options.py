@@ -166,6 +166,26 @@ def choice(*values: str) -> Callable[[str], str]:
     return parse
 
 
+def _task_names(raw: str) -> tuple[str, ...]:
+    from pytest_embedeval.measure.tasks import parse_task
+
+    def why_not(name: str) -> str | None:
+        try:
+            parse_task(name)
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    return checked_list(why_not)(raw)
+
+
+def _one_split(raw: str) -> str:
+    splits = parse_splits(raw)
+    if len(splits) > 1:
+        raise ValueError("one split only")
+    return splits[0]
+
+
 @dataclass(frozen=True)
 class Option:
     """One setting: ``--embed-<name>`` on the CLI, ``embed_<name>`` in the ini."""
@@ -253,6 +273,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("select", "name the most accurate target meeting every limit: METRIC<=VALUE or METRIC>=VALUE, "
            "comma-separated (p95_ms, p50_ms, peak_mb, private_mb, params, spearman, tokens_per_s, usd_per_mtok ...)",
            parse_limits, metavar="LIMITS"),
+    Option("sts_tasks", "MTEB STS tasks by name (STSBenchmark, STS12-16, SICK-R, BIOSSES, STS17[:en-en], "
+           "STS22[:en]): sts_dataset is parametrized over them instead of the splits; with --embed-sts-path, a "
+           "folder holding one file per task (STS13.csv ...)", _task_names, metavar="TASK[,TASK...]"),
+    Option("retrieval_path", "a retrieval set in BEIR format: a folder with corpus.jsonl, queries.jsonl and "
+           "qrels/<split>.tsv, or hub:ORG/NAME (read through datasets)", parse_text, metavar="PATH|hub:ID",
+           env="EMBEDEVAL_RETRIEVAL_PATH"),
+    Option("retrieval_split", "the qrels split of the retrieval set (default: test)", _one_split, "test",
+           metavar="SPLIT"),
 )
 
 
@@ -295,6 +323,9 @@ class Settings:
     sources: dict[str, str]
     # the folder relative paths in each value are taken from (invocation dir or rootdir)
     bases: dict[str, Path]
+    sts_tasks: tuple[str, ...] | None = None
+    retrieval_path: str | None = None  # a folder (relative to bases["retrieval_path"]) or hub:ID
+    retrieval_split: str = "test"
 
 
 def add_options(parser: pytest.Parser) -> None:

@@ -48,6 +48,26 @@ class Resources:
             self._datasets[split] = load_sts(self.settings.sts_path, split)
         return self._datasets[split]
 
+    def task_dataset(self, name: str) -> StsDataset:
+        """The data of an MTEB STS task (``--embed-sts-tasks``), from --embed-sts-path or the hub."""
+        from pytest_embedeval.measure.tasks import load_task
+
+        return self.memoise(("task", name), lambda: load_task(self.settings.sts_path, name))
+
+    def retrieval_set(self, location: str | None = None, split: str | None = None) -> Any:
+        """A BEIR retrieval set (``--embed-retrieval-path``, or ``location``), loaded once per session."""
+        from pytest_embedeval.errors import DataError
+        from pytest_embedeval.measure.beir import load_beir
+
+        settings = self.settings
+        raw = location or settings.retrieval_path
+        if raw is None:
+            raise DataError("no retrieval set: pass --embed-retrieval-path=FOLDER (BEIR layout) or hub:ORG/NAME")
+        if not raw.startswith("hub:"):
+            raw = str((settings.bases.get("retrieval_path", Path.cwd()) / Path(raw).expanduser()).resolve())
+        split = split or settings.retrieval_split
+        return self.memoise(("beir", raw, split), lambda: load_beir(raw, split))
+
     def memoise(self, key: Any, measure: Callable[[], Any]) -> Any:
         """The measurement for ``key``, taken once per session by calling ``measure()``."""
         if key not in self.measurements:

@@ -17,6 +17,7 @@ from pytest_embedeval.measure.retrieval import HybridResult
 from pytest_embedeval.report.records import RunResults
 from pytest_embedeval.report.selection import cost_table, prompt_table
 from pytest_embedeval.report.tables import (hybrid_table, latency_table, sts_table, target_table, verdict_table)
+from pytest_embedeval.report.tables import task_mean_table, task_means
 
 REPORT_SCHEMA = "pytest-embedeval/report/1"
 
@@ -26,7 +27,8 @@ def write_report(path: Path, results: RunResults, environment: dict[str, Any],
     """``extra``: further top-level sections (``selection``, the --embed-select pick)."""
     write_json_atomic(path, {"schema": REPORT_SCHEMA, "environment": environment, "results": results.records,
                              "baseline_verdicts": [v.to_dict() for v in results.verdicts],
-                             "acceptance": list(results.acceptance), "retrieval": results.hybrids, **(extra or {})})
+                             "acceptance": list(results.acceptance), "retrieval": results.hybrids,
+                             "sts_task_means": task_means(results.records), **(extra or {})})
 
 
 def junit_properties(records: list[dict[str, Any]], verdicts: list[Verdict]) -> list[tuple[str, Any]]:
@@ -66,6 +68,7 @@ def markdown_summary(results: RunResults, batch_size: int) -> str:
     records, verdicts = results.records, [v.to_dict() for v in results.verdicts]
     out = [f"## pytest-embedeval: {markdown_title(results)}", ""]
     for heading, table in (("Models", target_table(records, batch_size)), ("STS", sts_table(records)),
+                           ("Mean over MTEB STS tasks", task_mean_table(records)),
                            ("Prompts", prompt_table(records)), ("Throughput and cost", cost_table(records)),
                            ("Baseline comparison", verdict_table(verdicts))):
         if table is not None:
@@ -97,8 +100,9 @@ def write_markdown(path: Path, text: str, append: bool) -> None:
 def summary_lines(results: RunResults, batch_size: int) -> list[str]:
     """The terminal summary: targets side by side, the latency sweep, STS, verdicts, acceptance, hybrids."""
     records = results.records
-    tables = [target_table(records, batch_size), latency_table(records), sts_table(records), prompt_table(records),
-              cost_table(records), verdict_table([v.to_dict() for v in results.verdicts])]
+    tables = [target_table(records, batch_size), latency_table(records), sts_table(records),
+              task_mean_table(records), prompt_table(records), cost_table(records),
+              verdict_table([v.to_dict() for v in results.verdicts])]
     lines: list[str] = []
     for table in tables:
         if table is not None:

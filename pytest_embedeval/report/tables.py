@@ -99,6 +99,24 @@ def sts_table(records: list[dict[str, Any]]) -> Table | None:
     return Table(["model", "data", "pairs", "spearman", "pearson", "encode s"], rows)
 
 
+def task_means(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The mean Spearman over the MTEB STS tasks (``--embed-sts-tasks``) each target was scored on."""
+    scored: dict[str, dict[str, float]] = {}
+    for record in records:
+        if record["kind"] == "sts" and record.get("task"):
+            scored.setdefault(who(record), {})[record["task"]] = record["spearman"]
+    return [{"target": target, "tasks": sorted(tasks), "n_tasks": len(tasks),
+             "mean_spearman": sum(tasks.values()) / len(tasks)} for target, tasks in sorted(scored.items())]
+
+
+def task_mean_table(records: list[dict[str, Any]]) -> Table | None:
+    rows = [[mean["target"], str(mean["n_tasks"]), ", ".join(mean["tasks"]), _number(mean["mean_spearman"])]
+            for mean in task_means(records)]
+    if not rows:
+        return None
+    return Table(["model", "tasks", "MTEB STS tasks", "mean spearman"], rows)
+
+
 def verdict_table(verdicts: list[dict[str, Any]]) -> Table | None:
     """One row per baseline comparison: what changed, by how much, with its interval."""
     rows = [[f"{v['model']} {v['device']}", v["key"], v["status"], v["metric"],
@@ -123,7 +141,8 @@ def hybrid_table(result: Any) -> list[str]:
     rows = [[row["mode"], f"{row['recall@1']:.3f}", f"{row['recall@10']:.3f}", f"{row['mrr@10']:.3f}",
              f"{row['ndcg@10']:.3f}", f"{row['index_s']:.1f}", f"{row['query_ms']:.1f}",
              f"{row['query_p95_ms']:.1f}"] for row in result.rows]
-    header = (f"retrieve + rerank: {result.small} retrieves, {result.large} reranks, on {result.device} "
+    crossing = f" (cross k=: the cross-encoder {result.cross})" if result.cross else ""
+    header = (f"retrieve + rerank: {result.small} retrieves, {result.large} reranks{crossing}, on {result.device} "
               f"({result.n_queries} queries, {result.n_corpus} documents; cost timed on {result.timed_queries} "
               "queries)")
     table = Table(["mode", "R@1", "R@10", "MRR@10", "nDCG@10", "index s", "ms/query", "p95 ms/query"], rows)
