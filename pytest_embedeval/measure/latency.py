@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, ClassVar, Sequence
 
-from pytest_embedeval.models.targets import TargetKey
+from pytest_embedeval.models.targets import Targeted
 
 # words per input for the named lengths; "long" overruns a 256-token model and is truncated
 LENGTHS = {"short": 12, "medium": 48, "long": 320}
@@ -48,7 +48,7 @@ def make_inputs(length: str | int, count: int, seed: int = 0) -> list[str]:
 
 
 @dataclass(frozen=True)
-class LatencyResult:
+class LatencyResult(Targeted):
     """Per-batch encode latency of one model on one device for one workload."""
 
     KIND: ClassVar[str] = "latency"
@@ -88,10 +88,6 @@ class LatencyResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @property
-    def target(self) -> TargetKey:
-        return TargetKey(self.model, self.device, self.variant)
 
     def entry_key(self) -> str:
         return f"latency:bs{self.batch_size}:{self.length}"

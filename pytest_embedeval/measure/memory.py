@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from pytest_embedeval.errors import EmbedEvalError
-from pytest_embedeval.models.targets import TargetKey
+from pytest_embedeval.models.targets import Targeted
 
 MB = 1024 * 1024
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx")
@@ -43,7 +43,7 @@ MIN_BATCHES = 3
 
 
 @dataclass(frozen=True)
-class MemoryResult:
+class MemoryResult(Targeted):
     """Memory figures of one model on one device for one encode workload (MB = 2**20 bytes)."""
 
     KIND: ClassVar[str] = "memory"
@@ -68,17 +68,13 @@ class MemoryResult:
     cuda_encode_peak_mb: float | None
     load_seconds: float
     method: str  # "vmhwm" (exact per phase) or "ru_maxrss" (process peak only)
-    variant: str = ""
+    variant: str = ""  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
     # every probe's private peak and peak RSS (one probe, or several when a baseline is saved)
     private_probes: tuple[float, ...] = field(default=(), hash=False)
-    peak_probes: tuple[float, ...] = field(default=(), hash=False)  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
+    peak_probes: tuple[float, ...] = field(default=(), hash=False)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @property
-    def target(self) -> TargetKey:
-        return TargetKey(self.model, self.device, self.variant)
 
     def entry_key(self) -> str:
         return f"memory:bs{self.batch_size}:{self.length}"

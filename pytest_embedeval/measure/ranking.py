@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar, Sequence
 
 from pytest_embedeval.errors import EmbedEvalError
 from pytest_embedeval.measure.beir import BeirSet
-from pytest_embedeval.models.targets import TargetKey
+from pytest_embedeval.models.targets import Targeted
 
 K_VALUES = (1, 3, 5, 10, 20, 100, 1000)
 TOP_K = 1000
@@ -102,7 +102,7 @@ def trec_scores(qrels: dict[str, dict[str, int]], run: Run,
 
 
 @dataclass(frozen=True)
-class RetrievalResult:
+class RetrievalResult(Targeted):
     """One retrieval evaluation of one model on one device and BEIR split."""
 
     KIND: ClassVar[str] = "retrieval"
@@ -133,10 +133,6 @@ class RetrievalResult:
         record = asdict(self)
         del record["query_ids"], record["per_query_ndcg"]
         return record
-
-    @property
-    def target(self) -> TargetKey:
-        return TargetKey(self.model, self.device, self.variant)
 
     def entry_key(self) -> str:
         return f"retrieval:{self.dataset}/{self.split}:{self.fingerprint}:bs{self.batch_size}"

@@ -15,7 +15,7 @@ from typing import Any, Callable, ClassVar, Sequence
 
 from pytest_embedeval.errors import EmbedEvalError
 from pytest_embedeval.measure.data import StsDataset
-from pytest_embedeval.models.targets import TargetKey
+from pytest_embedeval.models.targets import Targeted
 
 Encoder = Callable[[list[str]], Any]  # sentences -> 2-D float array, one row per sentence
 
@@ -65,7 +65,7 @@ def correlations(gold: Sequence[float], predicted: Any) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
-class StsResult:
+class StsResult(Targeted):
     """One STS evaluation of one model on one device and data split."""
 
     KIND: ClassVar[str] = "sts"
@@ -96,10 +96,6 @@ class StsResult:
         record = asdict(self)
         del record["cosine"], record["gold"]
         return record
-
-    @property
-    def target(self) -> TargetKey:
-        return TargetKey(self.model, self.device, self.variant)
 
     def entry_key(self) -> str:
         """Its baseline entry: the data (name, split, content) and the batch size."""

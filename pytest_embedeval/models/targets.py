@@ -57,6 +57,18 @@ class TargetKey:
         return " ".join(part for part in (self.model, self.device, self.variant) if part)
 
 
+class Targeted:
+    """For result types: their ``model``, ``device`` and ``variant`` fields name the target they measured."""
+
+    model: str
+    device: str
+    variant: str
+
+    @property
+    def target(self) -> TargetKey:
+        return TargetKey(self.model, self.device, self.variant)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A model as the user named it, resolved to a local folder or a hub id."""
