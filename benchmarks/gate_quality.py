@@ -129,6 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", type=int, default=11, help="fresh processes (trials = processes - 1)")
     parser.add_argument("--pause", type=float, default=0.0, help="seconds between processes")
+    parser.add_argument("--save", type=Path, help="also write every process's windows to this JSON file")
     args = parser.parse_args()
     from pytest_embedeval.core.environment import describe
 
@@ -141,6 +142,8 @@ def main() -> None:
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"process {index + 1}/{args.processes} done at {time.strftime('%H:%M:%S')}", file=sys.stderr)
+    if args.save:
+        args.save.write_text(json.dumps(runs))
     rows, totals = [], {}
     for condition in CONDITIONS:
         for batch in BATCH_SIZES:
