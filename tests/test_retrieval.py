@@ -98,7 +98,9 @@ def test_hybrid_with_the_same_model_twice_equals_that_model_alone(minilm_path: P
 
     lines = hybrid_table(result)
     assert lines[0].startswith("retrieve + rerank: minilm retrieves, minilm reranks")
-    assert "hybrid k=10 reaches 100.0% of the large model's nDCG@10" in lines[-1]
+    # the cheapest hybrid reaching the large model: k=10 or k=20, whichever timed faster on this machine
+    assert lines[-1].startswith(("hybrid k=10 reaches 100.0% of the large model's nDCG@10",
+                                 "hybrid k=20 reaches 100.0% of the large model's nDCG@10"))
 
 
 def test_mpnet_reranks_minilm_at_least_as_well(minilm_path: Path, subset: StsDataset) -> None:

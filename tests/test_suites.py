@@ -128,7 +128,7 @@ def test_retrieval_suite_prints_the_hybrid_table_and_reports_it(pytester: pytest
     result.stdout.fnmatch_lines([
         f"retrieve + rerank: minilm retrieves, {minilm_path.name} reranks, on cpu (262 queries, 1467 documents*",
         "hybrid k=100 *",
-        "hybrid k=10 reaches 100.0% of the large model's nDCG@10 *",
+        "hybrid k=* reaches 100.0% of the large model's nDCG@10 *",  # which k is cheapest is a timing
     ])
     hybrid = json.loads((pytester.path / "report.json").read_text())["retrieval"][0]
     assert [row["mode"] for row in hybrid["rows"]] == ["small", "large"] + [f"hybrid k={k}" for k in (10, 20, 50, 100)]
