@@ -302,7 +302,9 @@ def measure_memory(target: Any, *, device: str, sentences: list[str], batch_size
                           "batch_size": batch_size, "trust_remote_code": trust_remote_code,
                           "sys_path": list(sys.path)})
     what = f"memory probe for model {target.model.name} on {device}"
-    children = [subprocess.Popen([sys.executable, "-m", "pytest_embedeval.measure.memory"], stdin=subprocess.PIPE,
+    # -P: the current folder (a checkout's source tree, say) must not hide the installed package in the child
+    safe_path = ["-P"] if sys.version_info >= (3, 11) else []
+    children = [subprocess.Popen([sys.executable, *safe_path, "-m", "pytest_embedeval.measure.memory"], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(probes)]
     try:
         outputs = [child.communicate(request, timeout=timeout_s) + (child.returncode,) for child in children]
