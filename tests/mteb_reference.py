@@ -9,6 +9,7 @@ difference is in the scoring.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -41,10 +42,18 @@ def lookup_model(model: Any, encode: Callable[[list[str]], Any]) -> Any:
     return model
 
 
+def _evaluate(model: Any, task: Any) -> dict[str, float]:
+    import mteb
+
+    with warnings.catch_warnings():  # mteb's own deprecations; the suite runs with -W error
+        warnings.simplefilter("ignore")
+        result = mteb.evaluate(model, [task], cache=None, overwrite_strategy="always", show_progress_bar=False)
+    return result.task_results[0].scores["test"][0]
+
+
 def pair_classification(model: Any, data: Any) -> dict[str, float]:
     """MTEB's PairClassification figures (``max_ap``, ``cosine_f1`` ...) for a PairSet."""
     import datasets
-    import mteb
     from mteb.abstasks.pair_classification import AbsTaskPairClassification
 
     class Local(AbsTaskPairClassification):
@@ -56,28 +65,28 @@ def pair_classification(model: Any, data: Any) -> dict[str, float]:
                 "labels": list(data.labels)})}
             self.data_loaded = True
 
-    result = mteb.evaluate(model, [Local()], cache=None, overwrite_strategy="always", show_progress_bar=False)
-    return result.task_results[0].scores["test"][0]
+    return _evaluate(model, Local())
 
 
 def reranking(model: Any, rows: list[dict[str, Any]]) -> dict[str, float]:
     """MTEB 2.x's Reranking figures (``map_at_1000``, ``mrr_at_10`` ...) for rows in the query/positive/negative
     layout, converted as MTEB converts its old-format reranking tasks."""
     import datasets
-    import mteb
     from mteb.abstasks.text.reranking import OLD_FORMAT_RERANKING_TASKS, AbsTaskReranking
 
     if "LocalReranking" not in OLD_FORMAT_RERANKING_TASKS:
         OLD_FORMAT_RERANKING_TASKS.append("LocalReranking")
 
-    class Local(AbsTaskReranking):
-        metadata = _metadata("LocalReranking", "Reranking", "map_at_1000")
+    with warnings.catch_warnings():  # AbsTaskReranking warns that it is deprecated when subclassed
+        warnings.simplefilter("ignore")
 
-        def load_data(self, **_: Any) -> None:
-            self.transform_old_dataset_format({"test": datasets.Dataset.from_list(rows)})
+        class Local(AbsTaskReranking):
+            metadata = _metadata("LocalReranking", "Reranking", "map_at_1000")
 
-    result = mteb.evaluate(model, [Local()], cache=None, overwrite_strategy="always", show_progress_bar=False)
-    return result.task_results[0].scores["test"][0]
+            def load_data(self, **_: Any) -> None:
+                self.transform_old_dataset_format({"test": datasets.Dataset.from_list(rows)})
+
+    return _evaluate(model, Local())
 
 
 def reranking_v1(encode_queries: Callable[[list[str]], Any], encode_docs: Callable[[list[str]], Any],

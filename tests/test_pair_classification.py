@@ -1,0 +1,131 @@
+"""Pair classification scored as MTEB scores it: every figure against MTEB's own evaluator (mteb from PyPI, run
+offline on the same vectors), the gate's vectorised AP against scikit-learn's, bad input by file:line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_embedeval.errors import DataError
+from pytest_embedeval.measure import pair_classification as pc
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data(name: str) -> Path:
+    """A folder of ../shared/data (beside EMBEDEVAL_STS_PATH's STS-B when CI sets it)."""
+    sts = os.environ.get("EMBEDEVAL_STS_PATH")
+    root = Path(sts).parent if sts else REPO.parent / "shared" / "data"
+    if not (root / name).is_dir():
+        if sts:
+            pytest.fail(f"{root / name} is missing beside EMBEDEVAL_STS_PATH={sts}")
+        pytest.skip(f"{root / name} not found: set EMBEDEVAL_STS_PATH (CI does)")
+    return root / name
+
+
+@pytest.fixture(scope="session")
+def minilm_encode(minilm_path: Path):
+    """MiniLM's ``encode`` with every text's vector kept: each text is encoded once in the session."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(minilm_path), device="cpu")
+    table: dict[str, np.ndarray] = {}
+
+    def encode(texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in table]
+        if missing:
+            table.update(zip(missing, model.encode(missing, batch_size=32, convert_to_numpy=True,
+                                                   show_progress_bar=False)))
+        return np.stack([table[t] for t in texts])
+
+    return encode
+
+
+def test_every_figure_equals_mtebs_evaluator_on_msrp(minilm_path: Path, minilm_encode) -> None:
+    """MSRP validation (500 pairs) with the real MiniLM: all 25 similarity figures and the five max_* to 1e-6."""
+    pytest.importorskip("mteb", reason="mteb is in the [test] extra")
+    from sentence_transformers import SentenceTransformer
+
+    from tests import mteb_reference
+
+    data = pc.load_pairs(shared_data("pair-classification") / "MSRP", "validation")
+    assert (len(data), data.name) == (500, "MSRP")
+    ours = pc.evaluate_pairs(minilm_encode, data, model="minilm", device="cpu", batch_size=32)
+    theirs = mteb_reference.pair_classification(
+        mteb_reference.lookup_model(SentenceTransformer(str(minilm_path), device="cpu"), minilm_encode), data)
+    assert set(ours.metrics) <= set(theirs)
+    assert len(ours.metrics) == 30
+    for name, value in ours.metrics.items():
+        assert value == pytest.approx(theirs[name], abs=1e-6), name
+    assert ours.max_ap == pytest.approx(theirs["main_score"], abs=1e-6)
+    assert 0.5 < ours.max_ap < 1.0
+    # the gate's per-pair scores give back max_ap through the vectorised AP
+    assert pc.average_precision_rows(ours.labels, ours.scores) == pytest.approx(100 * ours.max_ap, abs=1e-9)
+
+
+def test_threshold_searches_equal_mtebs_with_ties() -> None:
+    """Best accuracy and F1 as MTEB finds them, on scores with many ties (a threshold never splits a tie)."""
+    pytest.importorskip("mteb", reason="mteb is in the [test] extra")
+    from mteb.abstasks.pair_classification import AbsTaskPairClassification
+
+    task = object.__new__(AbsTaskPairClassification)
+    rng = np.random.default_rng(7)
+    for trial in range(20):
+        scores = np.round(rng.normal(size=60), 1).tolist()
+        labels = rng.integers(0, 2, size=60)
+        for higher in (True, False):
+            accuracy, _ = task._find_best_acc_and_threshold(scores, labels, higher)
+            f1, precision, recall, _ = task._find_best_f1_and_threshold(scores, labels, higher)
+            assert pc.best_accuracy(scores, labels.tolist(), higher) == accuracy, trial
+            assert pc.best_f1(scores, labels.tolist(), higher) == (f1, precision, recall), trial
+
+
+def test_vectorised_average_precision_equals_scikit_learn() -> None:
+    """The bootstrap's AP (many resamples at once, duplicated pairs tie) is scikit-learn's."""
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, size=(50, 40))
+    labels[:, 0] = 1
+    scores = np.round(rng.normal(size=(50, 40)), 1)
+    expected = [100 * average_precision_score(y, s) for y, s in zip(labels, scores)]
+    assert pc.average_precision_rows(labels, scores) == pytest.approx(expected, abs=1e-9)
+    assert pc.average_precision_rows(labels.T, scores.T, axis=0) == pytest.approx(expected, abs=1e-9)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("p.tsv", "sentence1\tsentence2\tlabel\na\tb\t1\nc\td\t2\n", r"p\.tsv:3: label '2' is not 0 or 1"),
+    ("p.tsv", "sentence1\tsentence2\tlabel\na\tb\t1\nc\td\n", r"p\.tsv:3: expected 3 fields"),
+    ("p.csv", "sentence1,sentence2\na,b\n", r"p\.csv:2: missing 'label'"),
+    ("p.jsonl", '{"sentence1": "a", "sentence2": "b", "label": 1}\n{"sentence1": "a", "label": 0}\n',
+     r"p\.jsonl:2: missing 'sentence2'"),
+    ("p.jsonl", '{"sentence1": "a", "sentence2": "b", "label": "yes"}\n', r"p\.jsonl:1: label 'yes' is not 0 or 1"),
+    ("p.tsv", "sentence1\tsentence2\tlabel\na\tb\t1\nc\td\t1\n", r"p\.tsv: every pair is labelled 1"),
+    ("p.txt", "a b 1\n", r"p\.txt: unknown pair file type"),
+])
+def test_bad_input_names_file_and_line(tmp_path: Path, name: str, text: str, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        pc.load_pairs(write(tmp_path / name, text), "test")
+
+
+def test_layouts_and_labels(tmp_path: Path) -> None:
+    """A folder's <split> file; MTEB's ``labels`` column; labels written 0/1, 0.0/1.0 or true/false in JSON."""
+    folder = tmp_path / "dups"
+    folder.mkdir()
+    write(folder / "test.jsonl", '{"sentence1": "a", "sentence2": "b", "labels": 1}\n'
+                                 '{"sentence1": "c", "sentence2": "d", "labels": 0.0}\n'
+                                 '{"sentence1": "e", "sentence2": "f", "labels": false}\n')
+    data = pc.load_pairs(folder, "test")
+    assert (data.name, data.labels, data.split) == ("dups", (1, 0, 0), "test")
+    with pytest.raises(DataError, match=r"dups: no file for split 'dev' \(looked for dev\.tsv, dev\.csv, dev\.jsonl\)"):
+        pc.load_pairs(folder, "dev")
+    with pytest.raises(DataError, match="does not exist"):
+        pc.load_pairs(tmp_path / "nowhere", "test")

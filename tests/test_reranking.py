@@ -1,0 +1,103 @@
+"""Reranking scored as MTEB scores it under both conventions: MTEB 2.x's own evaluator (mteb from PyPI, offline, on
+the same vectors) and MTEB 1.x's RerankingEvaluator (written in tests/mteb_reference.py from its source, as mteb
+2.x no longer ships it); queries MTEB skips are counted; bad input names file:line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_embedeval.errors import DataError
+from pytest_embedeval.measure import reranking as rr
+from tests.test_pair_classification import minilm_encode, shared_data  # noqa: F401 - the fixture is used here
+
+
+def test_both_conventions_equal_mteb_on_trecqa(minilm_path: Path, minilm_encode) -> None:  # noqa: F811
+    """TrecQA validation with the real MiniLM: MTEB 2.x's figures (trec_eval, rounded as MTEB rounds them) exactly,
+    MTEB 1.x's MAP and MRR@10 to 1e-6; 16 of 81 questions skipped as both versions skip them."""
+    pytest.importorskip("mteb", reason="mteb is in the [test] extra")
+    from sentence_transformers import SentenceTransformer
+
+    from tests import mteb_reference
+
+    path = shared_data("reranking") / "TrecQA" / "validation.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    data = rr.load_rerank(path.parent, "validation")
+    assert (len(data.queries), data.no_positive, data.no_negative) == (65, 3, 13)
+    v2 = rr.evaluate_reranking(minilm_encode, minilm_encode, data, model="minilm", device="cpu", batch_size=32)
+    v1 = rr.evaluate_reranking(minilm_encode, minilm_encode, data, model="minilm", device="cpu", batch_size=32,
+                               convention="1")
+    theirs = mteb_reference.reranking(
+        mteb_reference.lookup_model(SentenceTransformer(str(minilm_path), device="cpu"), minilm_encode), rows)
+    for name, value in v2.metrics.items():
+        assert value == pytest.approx(theirs[name], abs=1e-6), name
+    assert v2.main_score == v2.map_at_1000 == pytest.approx(theirs["main_score"], abs=1e-12)
+    old = mteb_reference.reranking_v1(minilm_encode, minilm_encode, rows)
+    assert old["n"] == v1.n_queries == 65 and v1.n_skipped == 16
+    assert v1.main_score == v1.map == pytest.approx(old["map"], abs=1e-6)
+    assert v1.mrr_at_10_v1 == pytest.approx(old["mrr"], abs=1e-6)
+    # the gate's per-query APs give back each convention's main score
+    assert np.mean(v1.per_query_ap) == pytest.approx(v1.main_score, abs=1e-12)
+    assert round(float(np.mean(v2.per_query_ap)), 5) == v2.main_score
+    assert 0.5 < v1.main_score < 1.0
+
+
+def test_several_query_texts_score_a_candidate_by_its_best(minilm_encode) -> None:  # noqa: F811
+    """MindSmallReranking's layout (a list of texts a query): MTEB 1.x's ``torch.amax`` over them."""
+    from tests import mteb_reference
+
+    rows = [{"query": ["stocks fell sharply", "a storm hit the coast"],
+             "positive": ["hurricane damage in Florida", "markets tumble"],
+             "negative": ["a recipe for pancakes", "football results", "new phone released"]},
+            {"query": "how to bake bread", "positive": ["bread recipe with yeast"],
+             "negative": ["car repair manual", "bakery opening hours"]}]
+    data = rr.make_rerank_set("toy", "test", "toy", [rr.parse_query(f"toy:{i}", r) for i, r in enumerate(rows)])
+    ours = rr.evaluate_reranking(minilm_encode, minilm_encode, data, model="minilm", device="cpu", batch_size=32,
+                                 convention="1")
+    old = mteb_reference.reranking_v1(minilm_encode, minilm_encode, rows)
+    assert ours.map == pytest.approx(old["map"], abs=1e-6) and ours.mrr_at_10_v1 == pytest.approx(old["mrr"])
+
+
+def test_skipped_queries_are_counted(tmp_path: Path) -> None:
+    lines = [{"query": "q1", "positive": ["a"], "negative": ["b"]}, {"query": "q2", "positive": [], "negative": ["b"]},
+             {"query": "q3", "positive": ["a", "c"], "negative": []}, {"query": "q4", "positive": ["a"], "negative": []}]
+    file = tmp_path / "test.jsonl"
+    file.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    data = rr.load_rerank(tmp_path, "test")
+    assert (len(data.queries), data.no_positive, data.no_negative, data.skipped) == (1, 1, 2, 3)
+    assert "3 skipped" in data.label
+    file.write_text("\n".join(json.dumps(line) for line in lines[1:]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"no query has both a positive and a negative candidate \(1 without a "
+                                        r"positive, 2 without a negative\)"):
+        rr.load_rerank(file, "test")
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('{"positive": ["a"], "negative": ["b"]}', r"r\.jsonl:2: missing 'query'"),
+    ('{"query": "q"}', r"r\.jsonl:2: no candidates"),
+    ('{"query": "q", "positive": [], "negative": []}', r"r\.jsonl:2: no candidates: 'positive' and 'negative' are "
+                                                       r"both empty"),
+    ('{"query": "q", "positive": [1], "negative": ["b"]}', r"r\.jsonl:2: 'positive' must be a list of texts"),
+    ('{"query": " ", "positive": ["a"], "negative": ["b"]}', r"r\.jsonl:2: the query is empty"),
+    ('{"query": "q", "positive": ["a"], "negative": ["b"]', r"r\.jsonl:2: not valid JSON"),
+])
+def test_bad_lines_name_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+    file = tmp_path / "r.jsonl"
+    file.write_text('{"query": "ok", "positive": ["a"], "negative": ["b"]}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        rr.load_rerank(file, "test")
+
+
+def test_unknown_convention_and_missing_split(tmp_path: Path) -> None:
+    from pytest_embedeval.errors import EmbedEvalError
+
+    (tmp_path / "test.jsonl").write_text('{"query": "q", "positive": ["a"], "negative": ["b"]}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"no dev\.jsonl for split 'dev' \(files here: test\.jsonl\)"):
+        rr.load_rerank(tmp_path, "dev")
+    data = rr.load_rerank(tmp_path, "test")
+    with pytest.raises(EmbedEvalError, match="reranking convention '3'"):
+        rr.evaluate_reranking(lambda t: np.ones((len(t), 2)), lambda t: np.ones((len(t), 2)), data, model="m",
+                              device="cpu", batch_size=1, convention="3")
