@@ -91,3 +91,48 @@ def tiny_csv(pytester: pytest.Pytester) -> Path:
 def _no_ambient_sts_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner pytest runs must not pick up the outer environment's data path."""
     monkeypatch.delenv("EMBEDEVAL_STS_PATH", raising=False)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Callable[[str], Path]:
+    """A folder of ../shared/data (beside STS-B's when CI sets EMBEDEVAL_STS_PATH): missing is a failure in CI."""
+    root = Path(STS_ENV).parent if STS_ENV else REPO.parent / "shared" / "data"
+
+    def folder(name: str) -> Path:
+        if not (root / name).is_dir():
+            if STS_ENV:
+                pytest.fail(f"{root / name} is missing beside EMBEDEVAL_STS_PATH={STS_ENV}")
+            pytest.skip(f"{root / name} not found: set EMBEDEVAL_STS_PATH (CI does)")
+        return root / name
+
+    return folder
+
+
+@pytest.fixture(scope="session")
+def minilm_encode(minilm_path: Path) -> Callable[[list[str]], object]:
+    """The real MiniLM's ``encode`` (batch 32) with every text's vector kept: a text is encoded once a session."""
+    import numpy as np
+
+    model = sentence_transformers.SentenceTransformer(str(minilm_path), device="cpu")
+    table: dict[str, object] = {}
+
+    def encode(texts: list[str]) -> object:
+        missing = [t for t in dict.fromkeys(texts) if t not in table]
+        if missing:
+            table.update(zip(missing, model.encode(missing, batch_size=32, convert_to_numpy=True,
+                                                   show_progress_bar=False)))
+        return np.stack([table[t] for t in texts])
+
+    return encode
+
+
+@pytest.fixture(scope="session")
+def mteb_reference():
+    """tests/mteb_reference.py: MTEB's own evaluators, run offline (mteb from PyPI is in the [test] extra)."""
+    import importlib.util
+
+    pytest.importorskip("mteb", reason="pip install -e .[test] brings mteb, the reference")
+    spec = importlib.util.spec_from_file_location("mteb_reference", Path(__file__).with_name("mteb_reference.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -3,7 +3,6 @@ offline on the same vectors), the gate's vectorised AP against scikit-learn's, b
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -12,44 +11,10 @@ import pytest
 from pytest_embedeval.errors import DataError
 from pytest_embedeval.measure import pair_classification as pc
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def shared_data(name: str) -> Path:
-    """A folder of ../shared/data (beside EMBEDEVAL_STS_PATH's STS-B when CI sets it)."""
-    sts = os.environ.get("EMBEDEVAL_STS_PATH")
-    root = Path(sts).parent if sts else REPO.parent / "shared" / "data"
-    if not (root / name).is_dir():
-        if sts:
-            pytest.fail(f"{root / name} is missing beside EMBEDEVAL_STS_PATH={sts}")
-        pytest.skip(f"{root / name} not found: set EMBEDEVAL_STS_PATH (CI does)")
-    return root / name
-
-
-@pytest.fixture(scope="session")
-def minilm_encode(minilm_path: Path):
-    """MiniLM's ``encode`` with every text's vector kept: each text is encoded once in the session."""
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(minilm_path), device="cpu")
-    table: dict[str, np.ndarray] = {}
-
-    def encode(texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in table]
-        if missing:
-            table.update(zip(missing, model.encode(missing, batch_size=32, convert_to_numpy=True,
-                                                   show_progress_bar=False)))
-        return np.stack([table[t] for t in texts])
-
-    return encode
-
-
-def test_every_figure_equals_mtebs_evaluator_on_msrp(minilm_path: Path, minilm_encode) -> None:
+def test_every_figure_equals_mtebs_evaluator_on_msrp(minilm_path: Path, minilm_encode, mteb_reference,
+                                                     shared_data) -> None:
     """MSRP validation (500 pairs) with the real MiniLM: all 25 similarity figures and the five max_* to 1e-6."""
-    pytest.importorskip("mteb", reason="mteb is in the [test] extra")
     from sentence_transformers import SentenceTransformer
-
-    from tests import mteb_reference
 
     data = pc.load_pairs(shared_data("pair-classification") / "MSRP", "validation")
     assert (len(data), data.name) == (500, "MSRP")
@@ -66,9 +31,8 @@ def test_every_figure_equals_mtebs_evaluator_on_msrp(minilm_path: Path, minilm_e
     assert pc.average_precision_rows(ours.labels, ours.scores) == pytest.approx(100 * ours.max_ap, abs=1e-9)
 
 
-def test_threshold_searches_equal_mtebs_with_ties() -> None:
+def test_threshold_searches_equal_mtebs_with_ties(mteb_reference) -> None:
     """Best accuracy and F1 as MTEB finds them, on scores with many ties (a threshold never splits a tie)."""
-    pytest.importorskip("mteb", reason="mteb is in the [test] extra")
     from mteb.abstasks.pair_classification import AbsTaskPairClassification
 
     task = object.__new__(AbsTaskPairClassification)

@@ -12,16 +12,13 @@ import pytest
 
 from pytest_embedeval.errors import DataError
 from pytest_embedeval.measure import reranking as rr
-from tests.test_pair_classification import minilm_encode, shared_data  # noqa: F401 - the fixture is used here
 
 
-def test_both_conventions_equal_mteb_on_trecqa(minilm_path: Path, minilm_encode) -> None:  # noqa: F811
+def test_both_conventions_equal_mteb_on_trecqa(minilm_path: Path, minilm_encode, mteb_reference,
+                                               shared_data) -> None:
     """TrecQA validation with the real MiniLM: MTEB 2.x's figures (trec_eval, rounded as MTEB rounds them) exactly,
     MTEB 1.x's MAP and MRR@10 to 1e-6; 16 of 81 questions skipped as both versions skip them."""
-    pytest.importorskip("mteb", reason="mteb is in the [test] extra")
     from sentence_transformers import SentenceTransformer
-
-    from tests import mteb_reference
 
     path = shared_data("reranking") / "TrecQA" / "validation.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -45,10 +42,8 @@ def test_both_conventions_equal_mteb_on_trecqa(minilm_path: Path, minilm_encode)
     assert 0.5 < v1.main_score < 1.0
 
 
-def test_several_query_texts_score_a_candidate_by_its_best(minilm_encode) -> None:  # noqa: F811
+def test_several_query_texts_score_a_candidate_by_its_best(minilm_encode, mteb_reference) -> None:
     """MindSmallReranking's layout (a list of texts a query): MTEB 1.x's ``torch.amax`` over them."""
-    from tests import mteb_reference
-
     rows = [{"query": ["stocks fell sharply", "a storm hit the coast"],
              "positive": ["hurricane damage in Florida", "markets tumble"],
              "negative": ["a recipe for pancakes", "football results", "new phone released"]},
