@@ -182,14 +182,20 @@ def load_pairs_hub(task: str) -> PairSet:
     return make_pair_set(task, split, f"hub:{hub_id}@{revision[:8]}", rows)
 
 
-def load_pairs(location: str | Path, split: str = "test") -> PairSet:
-    """An MTEB task name (:data:`PAIR_TASKS`), else a local file or folder."""
+def load_named(location: str | Path, split: str, tasks: dict[str, Any], from_hub: Callable[[str], Any],
+               from_path: Callable[[Path, str], Any]) -> Any:
+    """An MTEB task of ``tasks`` by name from the hub, else a local file or folder; OS errors name the file."""
     try:
-        if isinstance(location, str) and location in PAIR_TASKS:
-            return load_pairs_hub(location)
-        return load_pairs_local(Path(location), split)
+        if isinstance(location, str) and location in tasks:
+            return from_hub(location)
+        return from_path(Path(location), split)
     except OSError as exc:
         raise DataError(f"{exc.filename or location}: {exc.strerror or exc}") from None
+
+
+def load_pairs(location: str | Path, split: str = "test") -> PairSet:
+    """An MTEB task name (:data:`PAIR_TASKS`), else a local file or folder."""
+    return load_named(location, split, PAIR_TASKS, load_pairs_hub, load_pairs_local)
 
 
 def best_accuracy(scores: Any, labels: Any, higher: bool) -> float:

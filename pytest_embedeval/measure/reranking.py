@@ -153,12 +153,9 @@ def load_rerank_hub(task: str) -> RerankSet:
 
 def load_rerank(location: str | Path, split: str = "test") -> RerankSet:
     """An MTEB task name (:data:`RERANK_TASKS`), else a local file or folder."""
-    try:
-        if isinstance(location, str) and location in RERANK_TASKS:
-            return load_rerank_hub(location)
-        return load_rerank_local(Path(location), split)
-    except OSError as exc:
-        raise DataError(f"{exc.filename or location}: {exc.strerror or exc}") from None
+    from pytest_embedeval.measure.pair_classification import load_named
+
+    return load_named(location, split, RERANK_TASKS, load_rerank_hub, load_rerank_local)
 
 
 def similarities(queries: Any, docs: Any, how: str) -> Any:
