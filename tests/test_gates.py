@@ -9,7 +9,7 @@ from pytest_embedeval.gate.entries import encode_floats
 from pytest_embedeval.gate.policy import Tolerance
 from pytest_embedeval.errors import BaselineError
 from pytest_embedeval.gate.judge import judge
-from pytest_embedeval.gate.stats import latency_change, spearman_change, speed_fails
+from pytest_embedeval.gate.stats import process_slowdown, ratio_slowdown, slowdown, spearman_change
 from pytest_embedeval.gate.verdict import FAIL, PASS
 from pytest_embedeval.measure.sts import StsResult
 
@@ -80,19 +80,40 @@ def test_accuracy_gate_rejects_a_broken_entry() -> None:
               seed=0)
 
 
-def samples(center: float, n: int = 20, spread: float = 0.03, seed: int = 0) -> list[float]:
-    return list(center * (1 + np.random.default_rng(seed).normal(0, spread, n)))
+def log_windows(center: float, n: int = 3, spread: float = 0.01, seed: int = 0) -> list[float]:
+    """Windows of log(model / yardstick), as the gate keeps them (yardstick.Window.model)."""
+    return list(np.log(center) + np.random.default_rng(seed).normal(0, spread, n))
 
 
 def test_speed_gate_needs_significance_and_size() -> None:
-    base = samples(20.0)
-    same = latency_change(base, samples(20.0, seed=1), confidence=0.95, seed=0)
-    assert not speed_fails(same, max_slowdown=0.10, alpha=0.01)
-    slower = latency_change(base, samples(26.0, seed=2), confidence=0.95, seed=0)
-    assert slower.p_value < 0.01 and slower.low < slower.ratio < slower.high
-    assert speed_fails(slower, max_slowdown=0.10, alpha=0.01)
-    slightly = latency_change(base, samples(21.0, spread=0.001, seed=3), confidence=0.95, seed=0)
-    assert slightly.p_value < 0.01 and not speed_fails(slightly, max_slowdown=0.10, alpha=0.01)  # real but small
+    """The gate's own test (stats.slowdown, second look): a change fails only when large and real."""
+    base = log_windows(1.0)
+
+    def decide(current: list[float], noise: float = 0.018) -> str:
+        return slowdown(base, current, tolerance=0.05, process_noise=noise, final=True).decision
+
+    assert decide(log_windows(1.0, seed=1)) == "pass"
+    slower = slowdown(base, log_windows(1.3, seed=2), tolerance=0.05, process_noise=0.018, final=True)
+    assert slower.decision == "fail" and slower.low < slower.ratio < slower.high
+    assert decide(log_windows(1.04, spread=0.0001, seed=3), noise=0.0) == "pass"  # real, but within tolerance
+    assert decide(log_windows(1.08, seed=4), noise=0.1) == "pass"  # beyond tolerance, but within process noise
+    assert decide(log_windows(1.08, seed=4)) == "fail"
+
+
+def test_upgrade_speed_tests_use_windows_and_process_noise() -> None:
+    """--embed-candidate: windows of one process plus the gate's process noise; --embed-incumbent-env:
+    fresh processes of each stack, their spread measured (Student's t)."""
+    assert ratio_slowdown(log_windows(1.0), tolerance=0.05, process_noise=0.018).decision == "pass"
+    assert ratio_slowdown(log_windows(1.25), tolerance=0.05, process_noise=0.018).decision == "fail"
+    # beyond a 2% tolerance, but not beyond the process noise (2.33 x 2.0%): one process cannot tell
+    assert ratio_slowdown(log_windows(1.035), tolerance=0.02, process_noise=0.018).decision == "pass"
+    assert ratio_slowdown(log_windows(1.035), tolerance=0.02, process_noise=0.0).decision == "fail"
+    before = log_windows(1.0, n=4, spread=0.03, seed=5)
+    assert process_slowdown(before, log_windows(1.0, n=4, spread=0.03, seed=6), tolerance=0.05).decision == "pass"
+    slower = process_slowdown(before, log_windows(1.25, n=4, spread=0.03, seed=6), tolerance=0.05)
+    assert slower.decision == "fail" and slower.ratio == pytest.approx(1.25, rel=0.06)
+    noisy = process_slowdown(before, log_windows(1.12, n=4, spread=0.15, seed=6), tolerance=0.05)
+    assert noisy.decision == "pass" and noisy.resolves > 0.12
 
 
 def test_memory_gate() -> None:

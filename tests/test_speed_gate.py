@@ -18,7 +18,7 @@ from pytest_embedeval.measure.memory import MemoryResult
 from pytest_embedeval.measure.yardstick import CALIBRATION, SpeedProbe
 
 TOLERANCE = Tolerance(max_drop=0.5, max_slowdown=0.05, max_memory_growth=0.10)
-ENVIRONMENT = {"cpu": "X", "cpu_count": 2, "torch_threads": 2, "gpu": None, "executable": "/venv/bin/python",
+ENVIRONMENT = {"host": "h1", "cpu": "X", "cpu_count": 2, "torch_threads": 2, "gpu": None, "executable": "/venv/bin/python",
                "versions": {"torch": "2.13.0", "transformers": "5.24.0"}}
 
 
@@ -145,6 +145,23 @@ def test_the_environment_is_judged_only_on_the_same_kind_of_machine_and_not_when
     assert "other processes used 90% of the CPUs when the baseline was saved" in busy_then.detail
     unknown = check(windows(1.0, 2.0 * 1.5, 3, others=None), windows(1.0, 2.0, others=None))
     assert unknown.status == FAIL  # no /proc/stat to tell: judged
+
+
+def test_a_baseline_from_another_host_widens_the_model_layer_and_leaves_the_environment_unjudged() -> None:
+    """Hosts of one kind run the model a few percent apart against the yardstick (benchmarks/cross_host.py):
+    8% slower fails against this host's baseline but not against another host's; 20% fails against either."""
+    offset = windows(1.08, 2.0 * 1.5, 3)
+    here = check(offset, windows(1.0, 2.0))
+    assert here.status == FAIL and "baseline from this host" in here.detail
+    for baseline_host in ({**ENVIRONMENT, "host": "h2"}, {k: v for k, v in ENVIRONMENT.items() if k != "host"}):
+        verdict = judge("latency", latency(offset), entry(windows(1.0, 2.0), baseline_host), TOLERANCE, where="w",
+                        environment=ENVIRONMENT, confidence=0.95, seed=0)
+        assert verdict.status == PASS and "baseline from another host: tolerance 5%, resolves model >= 1" in (
+            verdict.detail)
+        assert "environment not judged: baseline from another host" in verdict.detail
+        slower = judge("latency", latency(windows(1.2, 2.0, 3)), entry(windows(1.0, 2.0), baseline_host), TOLERANCE,
+                       where="w", environment=ENVIRONMENT, confidence=0.95, seed=0)
+        assert slower.status == FAIL and slower.detail.startswith("the model slowed (x1.2")
 
 
 def test_an_ambiguous_first_look_asks_for_more_windows() -> None:

@@ -7,6 +7,7 @@ never imports torch or sentence-transformers.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import importlib.metadata
 import os
 import platform
@@ -60,8 +61,26 @@ def gpu_name() -> str | None:
     return str(torch.cuda.get_device_name())
 
 
+def host_id() -> str:
+    """This host, this boot: a short hash of the host name, ``/etc/machine-id`` and the kernel's boot id.
+
+    Two hosts of one kind (same CPU model and cores) still run one model's code a few percent apart
+    against the yardstick (docs/gates.md), so a baseline says where it was measured.  The boot id is
+    in it because cloned VM images share a host name and machine id, and a VM can come back from a
+    reboot on other hardware: an unknown host is treated as another host, never as this one.
+    """
+    parts = [platform.node()]
+    for name in ("/etc/machine-id", "/proc/sys/kernel/random/boot_id"):
+        try:
+            parts.append(Path(name).read_text().strip())
+        except OSError:
+            parts.append("")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
 def describe(rootdir: Path) -> dict[str, Any]:
     return {
+        "host": host_id(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": cpu_model(),

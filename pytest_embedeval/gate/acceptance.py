@@ -10,7 +10,8 @@ both models on the same data and machine and accepts the candidate only if
   fails on a small data set's wide interval; the table shows the interval, so
   a reviewer sees how little a small set can tell (docs/gates.md);
 * it is not slower beyond ``max_slowdown``: both are timed in alternating
-  rounds, so drift hits both, and judged like the speed gate;
+  rounds, so drift hits both, in windows as the speed gate times them, and
+  judged with the gate's process noise (``stats.ratio_slowdown``);
 * its weights in memory and the peak RSS of a process loading it and
   encoding grow by at most ``max_memory_growth`` (dynamic int8 quantization
   shrinks the first and, done at load time, grows the second).
@@ -20,12 +21,16 @@ The plugin's acceptance item fails (and the exit status with it) on REJECT, list
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+import statistics
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from pytest_embedeval.gate.entries import LOOK_TWO_WINDOWS, PROCESS_NOISE
 from pytest_embedeval.gate.policy import Tolerance
-from pytest_embedeval.gate.stats import ALPHA, drop_fails, growth_fails, latency_change, spearman_change, speed_fails
+from pytest_embedeval.gate.stats import drop_fails, growth_fails, ratio_slowdown, spearman_change
 from pytest_embedeval.measure.latency import make_inputs, time_alternating
+from pytest_embedeval.measure.yardstick import WINDOW_ROUNDS
 
 
 @dataclass(frozen=True)
@@ -83,13 +88,18 @@ def evaluate_upgrade(candidate: Any, incumbent: Any, tolerance: Tolerance, *, co
     models = [candidate.model, incumbent.model]
     runs = [lambda m=m: m.encode(texts, batch_size=batch_size, show_progress_bar=False) for m in models]
     sync = torch.cuda.synchronize if candidate.device.startswith("cuda") else None
-    new_s, old_s = time_alternating(runs, timing, sync)
-    speed = latency_change([s * 1000 for s in old_s], [s * 1000 for s in new_s], confidence=confidence, seed=seed)
-    criteria.append(Criterion(f"p50 ms (batch {batch_size})", f"{sorted(old_s)[len(old_s) // 2] * 1000:.1f}",
-                              f"{sorted(new_s)[len(new_s) // 2] * 1000:.1f}",
+    windows, new_s, old_s = [], [], []
+    for index in range(LOOK_TWO_WINDOWS):  # windows of alternating rounds, as the speed gate's (docs/gates.md)
+        window_timing = replace(timing, rounds=WINDOW_ROUNDS, warmup=timing.warmup if index == 0 else 1)
+        new_w, old_w = time_alternating(runs, window_timing, sync)
+        windows.append(statistics.median(math.log(n / o) for n, o in zip(new_w, old_w)))
+        new_s, old_s = new_s + new_w, old_s + old_w
+    speed = ratio_slowdown(windows, tolerance=tolerance.max_slowdown, process_noise=PROCESS_NOISE["model"])
+    criteria.append(Criterion(f"p50 ms (batch {batch_size})", f"{statistics.median(old_s) * 1000:.1f}",
+                              f"{statistics.median(new_s) * 1000:.1f}",
                               f"x{speed.ratio:.3f} [{speed.low:.3f}, {speed.high:.3f}]",
-                              f"<= x{1 + tolerance.max_slowdown:.2f}",
-                              not speed_fails(speed, max_slowdown=tolerance.max_slowdown, alpha=ALPHA)))
+                              f"<= x{1 + tolerance.max_slowdown:.2f} (resolves {speed.resolves:.1%})",
+                              speed.decision != "fail"))
 
     new_m, old_m = candidate.memory(batch_size), incumbent.memory(batch_size)
     growth = tolerance.max_memory_growth

@@ -38,6 +38,9 @@ SAVE_REPLICATES = 3  # a saved baseline keeps this many speed windows (spread in
 # faster or slower from one process to the next there; the model and the yardstick move together, the numpy
 # reference does not, so the environment layer carries that noise and resolves only large stack slowdowns.
 PROCESS_NOISE = {"model": 0.018, "environment": 0.088}
+# the model layer's offset between two hosts of one kind (same CPU model and cores), beyond PROCESS_NOISE: a
+# baseline from another host (or one that does not say) is compared with it added (benchmarks/cross_host.py)
+HOST_NOISE = 0.045
 BUSY_SHARE = 0.25  # other processes took more than this share of the CPUs: too busy to judge the environment
 MIN_FLOOR_MB, FLOOR_RANGES = 8.0, 2.0  # memory noise floor: twice the probes' range, at least 8 MB
 
@@ -162,9 +165,11 @@ class LatencyEntry:
             return dict(status=NOT_COMPARABLE, detail=f"the baseline has no windows against the current yardstick "
                                                       f"({CALIBRATION}); rewrite it with --embed-baseline-update{versions}")
         final = context.final or len(result.windows) >= LOOK_TWO_WINDOWS
+        here = self.environment.get("host") is not None and self.environment.get("host") == now_env.get("host")
         layers = {"model": slowdown([w["model"] for w in self.windows], [w["model"] for w in result.windows],
-                                    tolerance=max_slowdown, process_noise=PROCESS_NOISE["model"], final=final)}
-        skipped = self._environment_skipped(result, now_env)
+                                    tolerance=max_slowdown, process_noise=PROCESS_NOISE["model"], final=final,
+                                    host_noise=0.0 if here else HOST_NOISE)}
+        skipped = self._environment_skipped(result, now_env, here)
         if skipped is None:
             layers["environment"] = slowdown([w["environment"] for w in self.windows],
                                              [w["environment"] for w in result.windows], tolerance=max_slowdown,
@@ -184,15 +189,18 @@ class LatencyEntry:
                     current=result.p50_ms,
                     change=" ".join(f"{name} x{layer.ratio:.3f} [{layer.low:.3f}, {layer.high:.3f}]"
                                     for name, layer in layers.items()),
-                    detail=(f"{why}tolerance {max_slowdown:.0%}, resolves {resolves}; {len(self.windows)} baseline "
+                    detail=(f"{why}baseline from {'this' if here else 'another'} host: tolerance {max_slowdown:.0%}, "
+                            f"resolves {resolves}; {len(self.windows)} baseline "
                             f"and {len(result.windows)} current windows{note}{versions}"))
 
-    def _environment_skipped(self, result: Any, now_env: dict[str, Any]) -> str | None:
-        """Why the environment layer cannot be judged here (another kind of machine, a busy one), or None."""
+    def _environment_skipped(self, result: Any, now_env: dict[str, Any], here: bool) -> str | None:
+        """Why the environment layer cannot be judged here (another host, a busy machine), or None."""
         then_kind, now_kind = machine(self.environment), machine(now_env)
         differs = [name for name in now_kind if now_kind[name] != then_kind.get(name)]
         if differs:
             return f"baseline from another machine ({', '.join(differs)} differ)"
+        if not here:  # yardstick / reference differs by 10-40% between hosts of one kind (docs/gates.md)
+            return "baseline from another host (--embed-incumbent-env compares two stacks side by side)"
         for when, windows in (("now", result.windows), ("when the baseline was saved", self.windows)):
             shares = [w["others"] for w in windows if w.get("others") is not None]
             if shares and statistics.median(shares) > BUSY_SHARE:

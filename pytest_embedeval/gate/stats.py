@@ -84,36 +84,6 @@ def drop_resolves(change: AccuracyChange, max_drop: float) -> float:
     return max(max_drop, (change.high - change.low) / 2)
 
 
-@dataclass(frozen=True)
-class SpeedChange:
-    ratio: float  # median(current) / median(baseline), after calibration scaling
-    low: float
-    high: float
-    p_value: float  # one-sided Mann-Whitney: current slower than baseline
-
-
-def latency_change(baseline: Sequence[float], current: Sequence[float], *, confidence: float, seed: int,
-                   resamples: int = 2000) -> SpeedChange:
-    """Median ratio with a bootstrap interval, and the one-sided Mann-Whitney p-value."""
-    import numpy as np
-    from scipy.stats import bootstrap, mannwhitneyu
-
-    base = np.asarray(baseline, dtype=np.float64)
-    now = np.asarray(current, dtype=np.float64)
-
-    def ratio(c: Any, b: Any, axis: int = -1) -> Any:
-        return np.median(c, axis=axis) / np.median(b, axis=axis)
-
-    interval = bootstrap((now, base), ratio, vectorized=True, n_resamples=resamples, confidence_level=confidence,
-                         method="percentile", rng=np.random.default_rng(seed)).confidence_interval
-    p_value = float(mannwhitneyu(now, base, alternative="greater").pvalue)
-    return SpeedChange(float(ratio(now, base)), float(interval.low), float(interval.high), p_value)
-
-
-def speed_fails(change: SpeedChange, *, max_slowdown: float, alpha: float) -> bool:
-    return change.p_value < alpha and change.ratio > 1.0 + max_slowdown
-
-
 def growth_fails(baseline: float | None, current: float | None, max_growth: float, floor: float = 0.0) -> bool:
     """Grown beyond ``max_growth`` (a fraction) and by more than ``floor`` (in the figure's unit)."""
     return (baseline is not None and current is not None and current > baseline * (1.0 + max_growth)
@@ -132,7 +102,7 @@ class Slowdown:
 
 
 def slowdown(baseline: Sequence[float], current: Sequence[float], *, tolerance: float, process_noise: float,
-             final: bool, alpha: float = ALPHA, confidence: float = 0.95) -> Slowdown:
+             final: bool, host_noise: float = 0.0, alpha: float = ALPHA, confidence: float = 0.95) -> Slowdown:
     """A two-look sequential test of a slowdown, in log units, registered before any data (docs/gates.md).
 
     The unit is the window (yardstick.Window), not the round.  The standard error adds the
@@ -142,18 +112,58 @@ def slowdown(baseline: Sequence[float], current: Sequence[float], *, tolerance: 
     for ``more`` windows; the second look (``final``) decides on all windows pooled: it fails when
     the slowdown is larger than ``tolerance`` and significant at ``alpha``.  No look but the last
     can fail, so the false-alarm rate is ``alpha``'s, and one noisy window cannot fail a test alone.
+    ``host_noise`` is the offset of one host against another of the same kind, added once when the
+    baseline came from another host.
     """
-    from scipy.stats import norm
-
     then, now = list(baseline), list(current)
     mean_then, mean_now = statistics.fmean(then), statistics.fmean(now)
     squares = sum((x - mean_then) ** 2 for x in then) + sum((x - mean_now) ** 2 for x in now)
     freedom = len(then) + len(now) - 2
     spread = math.sqrt(squares / freedom) if freedom > 0 else 0.0
-    error = math.sqrt(spread ** 2 * (1 / len(then) + 1 / len(now)) + 2 * process_noise ** 2)
-    shift, limit = mean_now - mean_then, math.log1p(tolerance)
-    z_fail = float(norm.ppf(1 - alpha))
-    z_interval = float(norm.ppf(0.5 + confidence / 2))
+    error = math.sqrt(spread ** 2 * (1 / len(then) + 1 / len(now)) + 2 * process_noise ** 2 + host_noise ** 2)
+    return _decide(mean_now - mean_then, error, tolerance, final, alpha, confidence)
+
+
+def ratio_slowdown(windows: Sequence[float], *, tolerance: float, process_noise: float, alpha: float = ALPHA,
+                   confidence: float = 0.95) -> Slowdown:
+    """The model-upgrade check's speed test: windows of log(candidate / incumbent) timed in one process.
+
+    The gate's design with one process instead of two: the windows' own standard error plus
+    ``process_noise`` once (the offset a ratio of two models has from one fresh process to the
+    next); it fails when the slowdown is larger than ``tolerance`` and significant at ``alpha``.
+    """
+    values = list(windows)
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    error = math.sqrt(spread ** 2 / len(values) + process_noise ** 2)
+    return _decide(statistics.fmean(values), error, tolerance, True, alpha, confidence)
+
+
+def process_slowdown(before: Sequence[float], after: Sequence[float], *, tolerance: float, alpha: float = ALPHA,
+                     confidence: float = 0.95) -> Slowdown:
+    """Two stacks side by side: the log time of one workload in several fresh processes of each.
+
+    Here the process noise is not assumed but measured: each process is a replicate, and the test
+    is Student's two-sample t (pooled variance; few processes, so t and not the normal quantile).
+    It fails when the slowdown is larger than ``tolerance`` and significant at ``alpha``.
+    """
+    then, now = list(before), list(after)
+    freedom = len(then) + len(now) - 2
+    spread = math.sqrt((statistics.variance(then) * (len(then) - 1) + statistics.variance(now) * (len(now) - 1))
+                       / freedom)
+    error = spread * math.sqrt(1 / len(then) + 1 / len(now))
+    shift = statistics.fmean(now) - statistics.fmean(then)
+    return _decide(shift, error, tolerance, True, alpha, confidence, freedom)
+
+
+def _decide(shift: float, error: float, tolerance: float, final: bool, alpha: float, confidence: float,
+            freedom: int | None = None) -> Slowdown:
+    """The registered decision on a log-ratio ``shift`` with standard ``error`` (see :func:`slowdown`);
+    Student's t quantiles with ``freedom`` degrees of freedom, else the normal's."""
+    from scipy.stats import norm, t
+
+    quantile = norm.ppf if freedom is None else (lambda q: t.ppf(q, freedom))
+    limit = math.log1p(tolerance)
+    z_fail, z_interval = float(quantile(1 - alpha)), float(quantile(0.5 + confidence / 2))
     if not final:
         decision = "pass" if shift < limit / 2 else "more"
     else:
