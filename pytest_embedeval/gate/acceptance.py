@@ -49,6 +49,8 @@ class AcceptanceResult:
     incumbent: str
     device: str
     criteria: tuple[Criterion, ...]
+    kind: str = "model-upgrade"  # or "stack-upgrade" (gate/stack.py)
+    notes: tuple[str, ...] = ()  # lines shown under the table: the versions that differ
 
     @property
     def accepted(self) -> bool:

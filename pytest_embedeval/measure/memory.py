@@ -244,6 +244,11 @@ def _cuda_phase(device: str) -> Any:
 
 def probe(request: dict[str, Any]) -> dict[str, Any]:
     """In the child: import, load, encode; the figures of each phase."""
+    return load_and_probe(request)[0]
+
+
+def load_and_probe(request: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """:func:`probe`'s figures, and the model it loaded (a stack probe goes on to time it: measure/stack.py)."""
     peaks = PhasePeaks()
     import sentence_transformers  # noqa: F401 - part of the baseline, as in any process that serves the model
     import torch
@@ -284,7 +289,7 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
         "encode_increase_mb": None if encode_peak is None else encode_peak - after_load, "private_mb": private,
         "peak_rss_mb": peaks.lifetime_mb(), "cuda_load_peak_mb": cuda_load, "cuda_encode_peak_mb": cuda_encode,
         "load_seconds": load_seconds, "method": peaks.method, "torch_threads": torch.get_num_threads(),
-    }
+    }, model
 
 
 def measure_memory(target: Any, *, device: str, sentences: list[str], batch_size: int, length: str,

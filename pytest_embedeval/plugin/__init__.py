@@ -28,6 +28,9 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = options.read_settings(config)
     if bool(settings.candidate) != bool(settings.incumbent):
         raise pytest.UsageError("--embed-candidate and --embed-incumbent go together: give both")
+    if settings.incumbent_env and not settings.models:
+        raise pytest.UsageError(f"{settings.sources['incumbent_env']}: name the models to compare with "
+                                "--embed-models (the stack-upgrade check measures each of them)")
     run = None
     if settings.models or settings.candidate:
         from pytest_embedeval.plugin.build import build_run

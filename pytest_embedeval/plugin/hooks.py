@@ -53,17 +53,24 @@ class EmbedEvalPlugin:
             metafunc.parametrize("sts_dataset", splits, ids=list(splits), indirect=True)
 
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
-        """``--embed-candidate/--embed-incumbent`` add the one acceptance test."""
-        if self.run is None or self.run.acceptance_targets is None:
+        """``--embed-candidate/--embed-incumbent`` add the one acceptance test; ``--embed-incumbent-env`` one
+        stack-upgrade test per model."""
+        if self.run is None:
             return
-        from pytest_embedeval.plugin.items import AcceptanceItem
+        from pytest_embedeval.plugin.items import AcceptanceItem, StackAcceptanceItem
 
-        candidate, incumbent = self.run.acceptance_targets
-        name = f"embed-acceptance[{candidate.label}-vs-{incumbent.label}]"
-        item = AcceptanceItem.from_parent(session, name=name, embed_run=self.run)
-        items.append(item)
-        # reported like any collected item, so "collected N items" (and xdist's count) includes it
-        self.config.hook.pytest_collectreport(report=pytest.CollectReport(item.nodeid, "passed", None, [item]))
+        added = []
+        if self.run.acceptance_targets is not None:
+            candidate, incumbent = self.run.acceptance_targets
+            name = f"embed-acceptance[{candidate.label}-vs-{incumbent.label}]"
+            added.append(AcceptanceItem.from_parent(session, name=name, embed_run=self.run))
+        if self.settings.incumbent_env:
+            added += [StackAcceptanceItem.from_parent(session, name=f"embed-stack-acceptance[{target.id}]",
+                                                      embed_run=self.run, target=target) for target in self.run.targets]
+        for item in added:
+            items.append(item)
+            # reported like any collected item, so "collected N items" (and xdist's count) includes it
+            self.config.hook.pytest_collectreport(report=pytest.CollectReport(item.nodeid, "passed", None, [item]))
 
     # -- running a test -----------------------------------------------------------------------------
 

@@ -21,25 +21,35 @@ class AcceptanceItem(pytest.Item):
         super().__init__(**kwargs)
         self.embed_run = embed_run
 
-    def runtest(self) -> None:
+    def evaluate(self) -> Any:
+        """The AcceptanceResult of candidate against incumbent model."""
         from pytest_embedeval.gate.acceptance import evaluate_upgrade
-        from pytest_embedeval.models.targets import device_unavailable
         from pytest_embedeval.plugin.evaluation import EmbedEval
-        from pytest_embedeval.report.tables import acceptance_table
 
         run = self.embed_run
-        candidate, incumbent = run.acceptance_targets
-        reason = device_unavailable(candidate.device)
-        if reason:
-            pytest.skip(reason)
         settings, state = run.settings, ItemState()
         recorder = TestRecorder(run.recording, state, gate=False)  # acceptance compares the two, not baselines
-        evals = [EmbedEval(run.resources, target, settings.sts_splits[0], recorder) for target in (candidate, incumbent)]
-        result = evaluate_upgrade(*evals, run.recording.default_tolerance, confidence=settings.confidence,
-                                  seed=settings.seed, timing=run.resources.timing, batch_size=settings.batch_size)
-        run.recording.results.acceptance = acceptance_table(result)
+        evals = [EmbedEval(run.resources, target, settings.sts_splits[0], recorder) for target in run.acceptance_targets]
+        return evaluate_upgrade(*evals, run.recording.default_tolerance, confidence=settings.confidence,
+                                seed=settings.seed, timing=run.resources.timing, batch_size=settings.batch_size)
+
+    @property
+    def device(self) -> str:
+        return self.embed_run.acceptance_targets[0].device
+
+    def runtest(self) -> None:
+        from pytest_embedeval.models.targets import device_unavailable
+        from pytest_embedeval.report.tables import acceptance_table
+
+        reason = device_unavailable(self.device)
+        if reason:
+            pytest.skip(reason)
+        result = self.evaluate()
+        table = acceptance_table(result)
+        results = self.embed_run.recording.results
+        results.acceptance = [*results.acceptance, *([""] if results.acceptance else []), *table]
         if not result.accepted:
-            raise AcceptanceRejected("\n".join(run.recording.results.acceptance))
+            raise AcceptanceRejected("\n".join(table))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, AcceptanceRejected):
@@ -48,3 +58,26 @@ class AcceptanceItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, self.name
+
+
+class StackAcceptanceItem(AcceptanceItem):
+    """One test per model that ``--embed-incumbent-env`` adds: this stack against the one before an upgrade."""
+
+    def __init__(self, *, target: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target = target
+
+    @property
+    def device(self) -> str:
+        return self.target.device
+
+    def evaluate(self) -> Any:
+        from pytest_embedeval.gate.stack import evaluate_stack
+
+        run = self.embed_run
+        settings, timing = run.settings, run.resources.timing
+        return evaluate_stack(self.target, run.resources.dataset(settings.sts_splits[0]), settings.incumbent_env,
+                              run.recording.default_tolerance, confidence=settings.confidence, seed=settings.seed,
+                              batch_size=settings.batch_size, rounds=timing.rounds, warmup=timing.warmup,
+                              processes=settings.incumbent_processes, timeout_s=settings.incumbent_timeout,
+                              trust_remote_code=settings.trust_remote_code)

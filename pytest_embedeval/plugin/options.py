@@ -281,6 +281,13 @@ OPTIONS: tuple[Option, ...] = (
            env="EMBEDEVAL_RETRIEVAL_PATH"),
     Option("retrieval_split", "the qrels split of the retrieval set (default: test)", _one_split, "test",
            metavar="SPLIT"),
+    Option("incumbent_env", "stack-upgrade acceptance: the Python interpreter of the environment before the "
+           "upgrade; each model of the run is measured in fresh processes of it and of this one, side by side",
+           parse_text, metavar="PYTHON"),
+    Option("incumbent_processes", "stack-upgrade acceptance: fresh processes per environment (default: 6)",
+           bounded_int(2, 1000), 6, metavar="N"),
+    Option("incumbent_timeout", "stack-upgrade acceptance: seconds one process of either environment may take "
+           "(default: 600)", positive_number, 600.0, metavar="S"),
 )
 
 
@@ -326,6 +333,9 @@ class Settings:
     sts_tasks: tuple[str, ...] | None = None
     retrieval_path: str | None = None  # a folder (relative to bases["retrieval_path"]) or hub:ID
     retrieval_split: str = "test"
+    incumbent_env: str | None = None  # an interpreter: a path (absolute by now) or a name on PATH
+    incumbent_processes: int = 6
+    incumbent_timeout: float = 600.0
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -374,4 +384,7 @@ def read_settings(config: pytest.Config) -> Settings:
         values[option.name] = value
         sources[option.name] = where
         bases[option.name] = base
+    python = values["incumbent_env"]
+    if python is not None and ("/" in python or os.sep in python):  # a path, relative to where it was given
+        values["incumbent_env"] = os.path.abspath(bases["incumbent_env"] / Path(python).expanduser())
     return Settings(**values, sources=sources, bases=bases)

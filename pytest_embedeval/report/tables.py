@@ -130,8 +130,8 @@ def acceptance_table(result: Any) -> list[str]:
     """The model-upgrade verdict: one row per criterion, then the verdict and its reasons."""
     rows = [[c.name, c.incumbent, c.candidate, c.change, c.limit, "ok" if c.ok else "FAIL"] for c in result.criteria]
     table = Table(["criterion", "incumbent", "candidate", "change [interval]", "limit", "result"], rows)
-    lines = [f"model-upgrade acceptance: candidate {result.candidate} vs incumbent {result.incumbent} "
-             f"on {result.device}", *table.text()]
+    lines = [f"{result.kind} acceptance: candidate {result.candidate} vs incumbent {result.incumbent} "
+             f"on {result.device}", *table.text(), *result.notes]
     lines.append(f"verdict: {result.verdict}" + "".join(f"\n  - {reason}" for reason in result.reasons()))
     return lines
 
