@@ -63,8 +63,8 @@ def main() -> None:
           f"  [seed: +5-10%]")
     print(f"speed: {args.large} encodes 1,000 sentences in {t_large:.1f} s vs {t_small:.1f} s "
           f"({t_large / t_small:.1f}x); p50 per batch {p_large / p_small:.1f}x; peak RSS {m_large / m_small:.1f}x")
-    for hybrid in data.get("retrieval", []):
-        from pytest_embedeval.measure.retrieval import HybridResult
+    for hybrid in data.get("hybrid", []):
+        from pytest_embedeval.measure.hybrid import HybridResult
         from pytest_embedeval.report.tables import hybrid_table
 
         print("\n" + "\n".join(hybrid_table(HybridResult.from_dict(hybrid))))

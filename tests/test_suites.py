@@ -130,5 +130,5 @@ def test_retrieval_suite_prints_the_hybrid_table_and_reports_it(pytester: pytest
         "hybrid k=100 *",
         "hybrid k=* reaches 100.0% of the large model's nDCG@10 *",  # which k is cheapest is a timing
     ])
-    hybrid = json.loads((pytester.path / "report.json").read_text())["retrieval"][0]
+    hybrid = json.loads((pytester.path / "report.json").read_text())["hybrid"][0]
     assert [row["mode"] for row in hybrid["rows"]] == ["small", "large"] + [f"hybrid k={k}" for k in (10, 20, 50, 100)]

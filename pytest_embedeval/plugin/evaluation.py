@@ -219,7 +219,7 @@ def hybrid_pair(targets: list[EmbedTarget]) -> tuple[EmbedTarget, EmbedTarget] |
 
 
 class HybridEval:
-    """``embed_hybrid``: retrieve with the run's first model, rerank with its last (see retrieval.py)."""
+    """``embed_hybrid``: retrieve with the run's first model, rerank with its last (see measure/hybrid.py)."""
 
     def __init__(self, resources: Resources, small: EmbedTarget, large: EmbedTarget, split: str,
                  results: Any) -> None:
@@ -230,14 +230,15 @@ class HybridEval:
                  split: str | None = None, cross: str | None = None) -> Any:
         """On the BEIR set of --embed-retrieval-path when one is given (trec_eval metrics), else on STS pairs;
         ``cross`` (a CrossEncoder's folder or hub id) adds its rerank of the small model's top k."""
-        from pytest_embedeval.measure.retrieval import beir_metrics, build_retrieval_set, evaluate_hybrid, from_beir
+        from pytest_embedeval.measure.hybrid import (beir_metrics, evaluate_hybrid, hybrid_set_from_beir,
+                                                     hybrid_set_from_sts)
 
         if self.resources.settings.retrieval_path is not None:
             data = self.resources.retrieval_set()
-            retrieval_set, metrics = from_beir(data), beir_metrics(data)
+            hybrid_set, metrics = hybrid_set_from_beir(data), beir_metrics(data)
         else:
             data = self.resources.dataset(split or self.split)
-            retrieval_set, metrics = build_retrieval_set(data), None
+            hybrid_set, metrics = hybrid_set_from_sts(data), None
         small, large = self.resources.pool.get(self.small), self.resources.pool.get(self.large)
         device = resolve_device(self.small.device)
 
@@ -248,7 +249,7 @@ class HybridEval:
 
                 reranker = CrossEncoder(cross, device=device)
             with self.resources.lock.timing():  # per-query latency is a timing
-                return evaluate_hybrid(small, large, retrieval_set, small_name=self.small.model.name,
+                return evaluate_hybrid(small, large, hybrid_set, small_name=self.small.model.name,
                                        large_name=self.large.model.name, device=device,
                                        ks=tuple(ks), batch_size=self.resources.settings.batch_size,
                                        timed_queries=timed_queries, metrics=metrics, cross=reranker,

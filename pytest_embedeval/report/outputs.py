@@ -13,7 +13,7 @@ from pytest_embedeval.core.atomic import write_json_atomic, write_text_atomic
 from pytest_embedeval.gate.verdict import FAIL, PASS, UNCOMPARED, Verdict
 from pytest_embedeval.measure import RESULT_TYPES
 from pytest_embedeval.models.targets import TargetKey
-from pytest_embedeval.measure.retrieval import HybridResult
+from pytest_embedeval.measure.hybrid import HybridResult
 from pytest_embedeval.report.records import RunResults
 from pytest_embedeval.report.selection import cost_table, prompt_table
 from pytest_embedeval.report.tables import (hybrid_table, latency_table, sts_table, target_table, verdict_table)
@@ -27,7 +27,7 @@ def write_report(path: Path, results: RunResults, environment: dict[str, Any],
     """``extra``: further top-level sections (``selection``, the --embed-select pick)."""
     write_json_atomic(path, {"schema": REPORT_SCHEMA, "environment": environment, "results": results.records,
                              "baseline_verdicts": [v.to_dict() for v in results.verdicts],
-                             "acceptance": list(results.acceptance), "retrieval": results.hybrids,
+                             "acceptance": list(results.acceptance), "hybrid": results.hybrids,
                              "sts_task_means": task_means(results.records), **(extra or {})})
 
 

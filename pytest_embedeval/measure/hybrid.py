@@ -36,13 +36,13 @@ CUTOFF = 10  # the @10 of MRR and nDCG
 
 
 @dataclass(frozen=True)
-class RetrievalSet:
+class HybridSet:
     queries: tuple[str, ...]
     corpus: tuple[str, ...]
     relevant: tuple[frozenset[int], ...]  # corpus indices relevant to each query
 
 
-def build_retrieval_set(dataset: StsDataset, threshold: float | None = None) -> RetrievalSet:
+def hybrid_set_from_sts(dataset: StsDataset, threshold: float | None = None) -> HybridSet:
     """Queries, corpus and relevance from an STS data set (see the module docstring)."""
     if threshold is None:
         threshold = 0.8 if max(dataset.scores, default=0.0) <= 1.0 else 4.0
@@ -54,14 +54,14 @@ def build_retrieval_set(dataset: StsDataset, threshold: float | None = None) -> 
             relevant.setdefault(s1, set()).add(position[s2])
     if not relevant:
         raise DataError(f"{dataset.label}: no pair scores >= {threshold:g}, so there are no queries to retrieve for")
-    return RetrievalSet(tuple(relevant), corpus, tuple(frozenset(docs) for docs in relevant.values()))
+    return HybridSet(tuple(relevant), corpus, tuple(frozenset(docs) for docs in relevant.values()))
 
 
-def from_beir(data: Any) -> RetrievalSet:
+def hybrid_set_from_beir(data: Any) -> HybridSet:
     """A BEIR set (beir.py) as queries, corpus and the documents judged relevant (grade > 0) to each query."""
     position = {doc_id: i for i, doc_id in enumerate(data.doc_ids)}
     relevant = tuple(frozenset(position[d] for d, grade in data.qrels[q].items() if grade > 0) for q in data.query_ids)
-    return RetrievalSet(data.queries, data.docs, relevant)
+    return HybridSet(data.queries, data.docs, relevant)
 
 
 def beir_metrics(data: Any) -> Any:
@@ -158,7 +158,7 @@ def _top(scores: Any, k: int) -> Any:
     return part[np.argsort(-scores[part], kind="stable")]
 
 
-def evaluate_hybrid(small: Any, large: Any, data: RetrievalSet, *, small_name: str, large_name: str,
+def evaluate_hybrid(small: Any, large: Any, data: HybridSet, *, small_name: str, large_name: str,
                     device: str = "cpu", ks: Sequence[int] = KS, batch_size: int = 32,
                     timed_queries: int = 20, metrics: Any = None, cross: Any = None,
                     cross_name: str = "") -> HybridResult:
