@@ -89,7 +89,7 @@ def test_bad_baseline_file_is_named_and_never_written_over(pytester: pytest.Pyte
         (["--embed-cache=maybe"], "*--embed-cache=maybe: 'maybe' is not a boolean*"),
         (["--embed-max-p95-ms=-5"], "*--embed-max-p95-ms=-5: '-5' must be a positive finite number*"),
         (["--embed-max-peak-mb=inf"], "*--embed-max-peak-mb=inf: 'inf' must be a positive finite number*"),
-        (["--embed-min-spearman=150"], "*--embed-min-spearman=150: 150 is outside -100..100*"),
+        (["--embed-min-spearman=150"], "*--embed-min-spearman=150: '150' must be a number in -100..100*"),
         (["--embed-max-drop=-1"], "*--embed-max-drop=-1: '-1' must be a finite number >= 0*"),
         (["--embed-max-slowdown=5000%"], "*--embed-max-slowdown=5000%: '5000%' is outside 0%..1000%*"),
         (["--embed-max-slowdown=15"], "*--embed-max-slowdown=15: '15' is ambiguous: write 15% or 0.15*"),

@@ -128,3 +128,25 @@ def test_warm_rerun_loads_no_model(pytester: pytest.Pytester, tiny_csv: Path) ->
     assert "torch" in json.loads((pytester.path / "heavy.json").read_text())
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
     assert json.loads((pytester.path / "heavy.json").read_text()) == []
+
+
+def test_a_cache_folder_that_cannot_be_written_warns_once_and_goes_on(tmp_path: Path) -> None:
+    """As pytest's own cache: a read-only or broken folder is a warning, not a failed test (here the
+    folder's path is a file, which fails the write even for root)."""
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a folder")
+    messages: list[str] = []
+    cached = EmbeddingCache(blocked, messages.append).encoder("id", lambda s: np.ones((len(s), 4), np.float32))
+    assert cached(["a"]).shape == (1, 4) and cached(["b"]).shape == (1, 4)
+    assert len(messages) == 1 and f"could not write to {blocked}" in messages[0]
+    with pytest.warns(RuntimeWarning, match="goes on without storing embeddings"):
+        EmbeddingCache(blocked).put("k", np.ones((1, 4)))
+
+
+def test_an_unwritable_cache_dir_warns_and_the_sts_test_passes(pytester: pytest.Pytester, tiny_csv: Path) -> None:
+    pytester.makepyfile(STS_TEST)
+    (pytester.path / ".pytest_cache" / "d").mkdir(parents=True)
+    (pytester.path / ".pytest_cache" / "d" / "embedeval-embeddings").write_text("a file where the folder goes")
+    result = pytester.runpytest("--embed-models=minilm", f"--embed-sts-path={tiny_csv}")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*PytestCacheWarning: embedding cache off: could not create it under *"])

@@ -8,7 +8,9 @@ first and fail fast with advice when the hub cannot be reached.
 
 from __future__ import annotations
 
-from pytest_embedeval.errors import HubError
+from typing import Any, Sequence
+
+from pytest_embedeval.errors import DataError, HubError
 
 # a metadata request answers in well under a second; 3 s leaves room under the 5 s a dead network may cost
 PROBE_TIMEOUT_S = 3.0
@@ -57,3 +59,28 @@ def cache_only(hub_id: str, repo_type: str) -> bool:
         return True
     raise HubError(f"{repo_type} {hub_id!r} needs the Hugging Face hub, which cannot be reached "
                    f"({reason}); {_LOCAL[repo_type]}")
+
+
+def load_hub_tables(hub_id: str, parts: Sequence[tuple[str | None, str]], *, what: str, local: str,
+                    revision: str | None = None) -> list[Any]:
+    """Each ``(config, split)`` of a hub data set through ``datasets``, after one probe of the hub.
+
+    ``what`` names the data in errors ("STS task STS13 ('mteb/sts13-sts')"); ``local`` is the advice
+    for using a local copy instead ("pass --embed-sts-path").  Offline and cached, or reachable: loaded;
+    unreachable but cached without HF_HUB_OFFLINE: an error saying so (datasets would retry for a minute).
+    """
+    from huggingface_hub import is_offline_mode
+
+    if cache_only(hub_id, "dataset") and not is_offline_mode():
+        raise DataError(f"{what} needs the Hugging Face hub, which cannot be reached; "
+                        f"set HF_HUB_OFFLINE=1 to use the cached copy, or {local}")
+    import datasets
+
+    tables = []
+    for config, split in parts:
+        try:
+            tables.append(datasets.load_dataset(hub_id, config, revision=revision, split=split))
+        except Exception as exc:  # datasets raises many types for missing configs, splits, files and caches
+            raise DataError(f"{what}: config {config or 'default'!r} split {split!r} could not be loaded: "
+                            f"{type(exc).__name__}: {exc}") from exc
+    return tables

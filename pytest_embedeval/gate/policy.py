@@ -46,15 +46,17 @@ class Budget:
         return self.min_spearman is not None or self.min_pearson is not None
 
 
-def _positive(name: str, value: Any) -> float:
+def positive(value: Any, what: str) -> float:
+    """A latency, throughput or memory budget; ``what`` names it in the error (``p95_ms=-1``, ``'-1'``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}={value!r} must be a positive finite number")
+        raise ValueError(f"{what} must be a positive finite number")
     return float(value)
 
 
-def _correlation(name: str, value: Any) -> float:
+def correlation(value: Any, what: str) -> float:
+    """A correlation budget, x100 as every figure of the package (``min_spearman=250`` is refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not -100 <= value <= 100:
-        raise ValueError(f"{name}={value!r} must be a number in -100..100 (correlations are x100)")
+        raise ValueError(f"{what} must be a number in -100..100 (correlations are x100)")
     return float(value)
 
 
@@ -69,7 +71,7 @@ def parse_budget(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Budget:
     values: dict[str, Any] = {}
     for name, value in kwargs.items():
         if name in ("min_spearman", "min_pearson"):
-            values[name] = _correlation(name, value)
+            values[name] = correlation(value, f"{name}={value!r}")
         elif name == "batch_size":
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"batch_size={value!r} must be a whole number >= 1")
@@ -83,7 +85,7 @@ def parse_budget(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Budget:
                 raise ValueError(f"split={value!r} must be a split name")
             values[name] = value
         else:
-            values[name] = _positive(name, value)
+            values[name] = positive(value, f"{name}={value!r}")
     budget = Budget(**values)
     if not (budget.wants_latency or budget.wants_memory or budget.wants_sts):
         raise ValueError("sets no budget (give p95_ms, p50_ms, min_throughput, peak_mb, cuda_peak_mb, "

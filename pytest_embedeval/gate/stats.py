@@ -55,22 +55,31 @@ def spearman_change(gold: Sequence[float], baseline: Sequence[float], current: S
     # and an Intel Xeon, 1,183 of 1,500 STS-B dev cosines differed (by at most 3e-7), no pair changed rank.
     if np.array_equal(average_ranks(b), average_ranks(c)):
         return AccuracyChange(before, after, 0.0, 0.0, 0.0)
-    from scipy.stats import bootstrap
 
     def delta(gs: Any, bs: Any, cs: Any, axis: int = -1) -> Any:
         return _spearman_rows(gs, cs, axis) - _spearman_rows(gs, bs, axis)
 
-    interval = None
-    for method in ("BCa", "percentile"):  # BCa is undefined for a near-constant change; fall back
+    low, high = _bootstrap_interval((g, b, c), delta, paired=True, confidence=confidence, seed=seed,
+                                    resamples=resamples)
+    return AccuracyChange(before, after, after - before, low, high)
+
+
+def _bootstrap_interval(data: tuple[Any, ...], statistic: Any, *, paired: bool, confidence: float, seed: int,
+                        resamples: int) -> tuple[float, float]:
+    """scipy's seeded, vectorised bootstrap interval: BCa, or percentile where BCa is undefined (a
+    near-constant change makes BCa's acceleration NaN)."""
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # scipy warns when BCa degenerates; we check for NaN instead
-            interval = bootstrap((g, b, c), delta, paired=True, vectorized=True, n_resamples=resamples, batch=250,
+            interval = bootstrap(data, statistic, paired=paired, vectorized=True, n_resamples=resamples, batch=250,
                                  confidence_level=confidence, method=method,
                                  rng=np.random.default_rng(seed)).confidence_interval
         if np.isfinite([interval.low, interval.high]).all():
             break
-    low, high = float(interval.low), float(interval.high)
-    return AccuracyChange(before, after, after - before, low, high)
+    return float(interval.low), float(interval.high)
 
 
 def drop_fails(change: AccuracyChange, max_drop: float) -> bool:
@@ -182,15 +191,6 @@ def mean_change(baseline: Sequence[float], current: Sequence[float], *, confiden
     before, after = float(b.mean()), float(c.mean())
     if np.array_equal(b, c):
         return AccuracyChange(before, after, 0.0, 0.0, 0.0)
-    from scipy.stats import bootstrap
-
-    interval = None
-    for method in ("BCa", "percentile"):  # BCa is undefined for a near-constant change; fall back
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            interval = bootstrap((c - b,), np.mean, vectorized=True, n_resamples=resamples, batch=250,
-                                 confidence_level=confidence, method=method,
-                                 rng=np.random.default_rng(seed)).confidence_interval
-        if np.isfinite([interval.low, interval.high]).all():
-            break
-    return AccuracyChange(before, after, after - before, float(interval.low), float(interval.high))
+    low, high = _bootstrap_interval((c - b,), np.mean, paired=False, confidence=confidence, seed=seed,
+                                    resamples=resamples)
+    return AccuracyChange(before, after, after - before, low, high)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pytest_embedeval.core.formatting import figure_or_dash
 from pytest_embedeval.models.targets import TargetKey
 
 PASS, FAIL, NO_BASELINE, NOT_COMPARABLE, SAVED, UPDATED = (
@@ -41,13 +42,9 @@ class Verdict:
         return asdict(self)
 
     def line(self) -> str:
-        figures = f"{self.metric} {_fmt(self.baseline)} -> {_fmt(self.current)} ({self.change})" if self.metric else ""
+        figures = f"{self.metric} {figure_or_dash(self.baseline)} -> {figure_or_dash(self.current)} ({self.change})" if self.metric else ""
         return " ".join(part for part in (f"{self.model} {self.device} {self.key}: {self.status}.", figures,
                                           self.detail) if part)
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
 
 
 def verdict_for(result: Any, status: str, **fields: Any) -> Verdict:

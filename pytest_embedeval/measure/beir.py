@@ -16,15 +16,14 @@ document that does not exist, a qrels pair listed twice.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable
 
+from pytest_embedeval.core.fingerprint import content_fingerprint
 from pytest_embedeval.errors import DataError
-from pytest_embedeval.measure.data import _decode, _lines
+from pytest_embedeval.measure.data import _decode, _lines, read_jsonl_records
 
 QRELS_HEADER = ("query-id", "corpus-id", "score")
 
@@ -46,15 +45,8 @@ class BeirSet:
     @cached_property
     def fingerprint(self) -> str:
         """Content hash of queries, corpus and qrels: baselines and caches are keyed on it."""
-        digest = hashlib.sha256()
-        for ids, texts in ((self.query_ids, self.queries), (self.doc_ids, self.docs)):
-            for key, text in zip(ids, texts):
-                digest.update(f"{key}\x1f{text}\x1e".encode())
-            digest.update(b"\x1d")
-        for qid in sorted(self.qrels):
-            for did, score in sorted(self.qrels[qid].items()):
-                digest.update(f"{qid}\x1f{did}\x1f{score}\x1e".encode())
-        return digest.hexdigest()[:16]
+        qrels = ((qid, did, grade) for qid in sorted(self.qrels) for did, grade in sorted(self.qrels[qid].items()))
+        return content_fingerprint(zip(self.query_ids, self.queries), zip(self.doc_ids, self.docs), qrels)
 
     @property
     def label(self) -> str:
@@ -77,21 +69,6 @@ def _unique(seen: dict[str, str], key: str, where: str, what: str) -> None:
     seen[key] = where
 
 
-def read_jsonl_records(path: Path) -> Iterable[tuple[str, dict[str, Any]]]:
-    """``(file:line, object)`` for every non-blank line; a malformed one raises naming it."""
-    for number, line in enumerate(_lines(_decode(path)), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            raise DataError(f"{where}: not valid JSON ({getattr(exc, 'msg', type(exc).__name__)})") from None
-        if not isinstance(record, dict):
-            raise DataError(f"{where}: expected a JSON object with _id and text")
-        yield where, record
-
-
 def _text(record: dict[str, Any], name: str, where: str) -> str:
     value = record.get(name, "")
     if value is None:
@@ -104,7 +81,7 @@ def _text(record: dict[str, Any], name: str, where: str) -> str:
 def read_corpus(path: Path) -> dict[str, str]:
     docs: dict[str, str] = {}
     seen: dict[str, str] = {}
-    for where, record in read_jsonl_records(path):
+    for where, record in read_jsonl_records(path, "_id and text"):
         key = _identifier(record.get("_id"), where)
         _unique(seen, key, where, "document")
         if "text" not in record and "title" not in record:
@@ -119,7 +96,7 @@ def read_queries(path: Path) -> dict[str, tuple[str, str]]:
     """Query id -> (text, file:line)."""
     queries: dict[str, tuple[str, str]] = {}
     seen: dict[str, str] = {}
-    for where, record in read_jsonl_records(path):
+    for where, record in read_jsonl_records(path, "_id and text"):
         key = _identifier(record.get("_id"), where)
         _unique(seen, key, where, "query")
         if "text" not in record:
@@ -194,22 +171,11 @@ def load_beir_local(folder: Path, split: str) -> BeirSet:
 
 def load_beir_hub(hub_id: str, split: str) -> BeirSet:
     """MTEB's hub layout through ``datasets`` (configs corpus, queries, default); fails fast offline."""
-    from huggingface_hub import is_offline_mode
+    from pytest_embedeval.core.hub import load_hub_tables
 
-    from pytest_embedeval.core.hub import cache_only
-
-    if cache_only(hub_id, "dataset") and not is_offline_mode():
-        raise DataError(f"retrieval set {hub_id!r} needs the Hugging Face hub, which cannot be reached; "
-                        "set HF_HUB_OFFLINE=1 to use the cached copy, or pass --embed-retrieval-path=FOLDER")
-    import datasets
-
-    try:
-        corpus = datasets.load_dataset(hub_id, "corpus", split="corpus")
-        query_rows = datasets.load_dataset(hub_id, "queries", split="queries")
-        qrel_rows = datasets.load_dataset(hub_id, "default", split=split)
-    except Exception as exc:  # datasets raises many types for missing configs, splits and caches
-        raise DataError(f"retrieval set {hub_id!r} split {split!r} could not be loaded: "
-                        f"{type(exc).__name__}: {exc}") from exc
+    corpus, query_rows, qrel_rows = load_hub_tables(
+        hub_id, [("corpus", "corpus"), ("queries", "queries"), ("default", split)],
+        what=f"retrieval set {hub_id!r}", local="pass --embed-retrieval-path=FOLDER")
     where = f"hub:{hub_id}"
     docs: dict[str, str] = {}
     seen: dict[str, str] = {}

@@ -8,19 +8,21 @@ and the exact sentences in order.  Any change is a miss, never a stale hit.
 CI can keep ``.pytest_cache`` between runs (see examples/), and
 ``--cache-clear`` empties it.  Latency and memory never use it.
 
-Entries are ``.npy`` files written atomically and read with
+Entries are ``.npy`` files written atomically (core/atomic.py) and read with
 ``allow_pickle=False``; an unreadable or mis-shaped entry counts as a miss
-and is rewritten.
+and is rewritten.  A folder that cannot be written (read-only, full) warns once
+and the run goes on uncached, as pytest's own cache does.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
+import io
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from pytest_embedeval.core.atomic import write_bytes_atomic
 from pytest_embedeval.core.environment import package_version
 
 CACHE_FORMAT = "1"
@@ -43,10 +45,12 @@ def cache_key(identity: str, sentences: Sequence[str]) -> str:
 class EmbeddingCache:
     """``.npy`` files named by :func:`cache_key` in one folder; hits and misses are counted."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, warn: Callable[[str], None] | None = None) -> None:
         self.folder = folder
         self.hits = 0
         self.misses = 0
+        self.writable = True  # until a write fails: then warn once, and stop trying
+        self.warn = warn or (lambda message: warnings.warn(message, RuntimeWarning, stacklevel=4))
 
     def get(self, key: str, rows: int) -> Any | None:
         import numpy as np
@@ -63,15 +67,16 @@ class EmbeddingCache:
     def put(self, key: str, embeddings: Any) -> None:
         import numpy as np
 
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=self.folder, prefix=f".{key}.", suffix=".npy")
+        if not self.writable:
+            return
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(embeddings, dtype=np.float32), allow_pickle=False)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                np.save(handle, np.asarray(embeddings, dtype=np.float32), allow_pickle=False)
-            os.replace(temp, self.folder / f"{key}.npy")
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+            write_bytes_atomic(self.folder / f"{key}.npy", buffer.getvalue())
+        except OSError as exc:
+            self.writable = False
+            self.warn(f"embedding cache: could not write to {self.folder} ({exc.strerror or exc}); "
+                      "this run goes on without storing embeddings")
 
     def encoder(self, identity: str, encode: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
         """``encode`` wrapped: a hit skips it, a miss stores its result (see :func:`encoder_identity`)."""

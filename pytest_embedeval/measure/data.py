@@ -23,7 +23,9 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Iterator
 
+from pytest_embedeval.core.fingerprint import content_fingerprint
 from pytest_embedeval.errors import DataError
 
 HUB_DATASET = "sentence-transformers/stsb"
@@ -52,12 +54,7 @@ class StsDataset:
     @cached_property
     def fingerprint(self) -> str:
         """Content hash of the pairs and scores: baselines and caches are keyed on it."""
-        import hashlib  # here, not at the top: the plugin's import is paid by every pytest run in the environment
-
-        digest = hashlib.sha256()
-        for s1, s2, score in zip(self.sentences1, self.sentences2, self.scores):
-            digest.update(f"{s1}\x1f{s2}\x1f{score!r}\x1e".encode())
-        return digest.hexdigest()[:16]
+        return content_fingerprint(zip(self.sentences1, self.sentences2, self.scores))
 
     @property
     def label(self) -> str:
@@ -145,9 +142,9 @@ def read_table(path: Path, delimiter: str) -> list[tuple[str, str, float]]:
     return rows
 
 
-def read_jsonl(path: Path) -> list[tuple[str, str, float]]:
-    """One JSON object per line with sentence1, sentence2 and score."""
-    rows = []
+def read_jsonl_records(path: Path, keys: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(file:line, object)`` for every non-blank line; a line that is not a JSON object (with ``keys``,
+    named in the error) raises naming ``file:line``."""
     for number, line in enumerate(_lines(_decode(path)), start=1):
         if not line.strip():
             continue
@@ -159,7 +156,14 @@ def read_jsonl(path: Path) -> list[tuple[str, str, float]]:
         except (ValueError, RecursionError) as exc:  # an integer of 4,300+ digits; nesting beyond the stack
             raise DataError(f"{where}: not usable JSON ({type(exc).__name__})") from None
         if not isinstance(record, dict):
-            raise DataError(f"{where}: expected a JSON object with {', '.join(COLUMNS)}")
+            raise DataError(f"{where}: expected a JSON object with {keys}")
+        yield where, record
+
+
+def read_jsonl(path: Path) -> list[tuple[str, str, float]]:
+    """One JSON object per line with sentence1, sentence2 and score."""
+    rows = []
+    for where, record in read_jsonl_records(path, ", ".join(COLUMNS)):
         missing = [name for name in COLUMNS if name not in record]
         if missing:
             raise DataError(f"{where}: missing key(s) {', '.join(missing)}")
@@ -209,21 +213,10 @@ def load_local(path: Path, split: str) -> StsDataset:
 
 def load_hub(split: str, hub_id: str = HUB_DATASET) -> StsDataset:
     """STS-B from the hub through ``datasets`` (scores there are scaled to 0-1)."""
-    from huggingface_hub import is_offline_mode
-
-    from pytest_embedeval.core.hub import cache_only
-
-    if cache_only(hub_id, "dataset") and not is_offline_mode():
-        raise DataError(f"data set {hub_id!r} needs the Hugging Face hub, which cannot be reached; "
-                        "set HF_HUB_OFFLINE=1 to use the cached copy, or pass --embed-sts-path")
-    import datasets
+    from pytest_embedeval.core.hub import load_hub_tables
 
     hub_split = HUB_SPLITS.get(split, split)
-    try:
-        table = datasets.load_dataset(hub_id, split=hub_split)
-    except Exception as exc:  # datasets raises many types for missing splits, files and caches
-        raise DataError(f"data set {hub_id!r} split {hub_split!r} could not be loaded: "
-                        f"{type(exc).__name__}: {exc}") from exc
+    [table] = load_hub_tables(hub_id, [(None, hub_split)], what=f"data set {hub_id!r}", local="pass --embed-sts-path")
     rows = [_row(f"hub:{hub_id}[{hub_split}] row {i}", r["sentence1"], r["sentence2"], r["score"])
             for i, r in enumerate(table)]
     return _dataset("stsb", split, f"hub:{hub_id}", rows)

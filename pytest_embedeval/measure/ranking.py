@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, ClassVar, Sequence
 
+from pytest_embedeval.core.vectors import unit_rows
 from pytest_embedeval.errors import EmbedEvalError
 from pytest_embedeval.measure.beir import BeirSet
 from pytest_embedeval.models.targets import Targeted
@@ -33,20 +34,12 @@ QUERY_BLOCK = 256  # queries scored at once: a block holds QUERY_BLOCK x (TOP_K 
 Run = dict[str, dict[str, float]]  # query id -> {document id: score}
 
 
-def normalise(vectors: Any) -> Any:
-    import numpy as np
-
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0.0, 1.0, norms)
-
-
 def search(queries: Any, docs: Any, query_ids: Sequence[str], doc_ids: Sequence[str], *, top_k: int = TOP_K,
            chunk_size: int = CHUNK_SIZE, query_block: int = QUERY_BLOCK) -> Run:
     """Each query's ``top_k`` documents by cosine, best first, scored chunk by chunk (see the module docstring)."""
     import numpy as np
 
-    q, d = normalise(queries), normalise(docs)
+    q, d = unit_rows(queries, np.float32), unit_rows(docs, np.float32)
     order = np.argsort(np.asarray(doc_ids, dtype=object), kind="stable")
     id_rank = np.empty(len(doc_ids), dtype=np.int64)
     id_rank[order] = np.arange(len(doc_ids))  # larger = later in string order

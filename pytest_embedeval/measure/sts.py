@@ -24,12 +24,9 @@ def pair_cosine(e1: Any, e2: Any) -> Any:
     """``1 - paired_cosine_distances``: rows normalised (a zero row stays zero), float64."""
     import numpy as np
 
-    def normalise(x: Any) -> Any:
-        x = np.asarray(x, dtype=np.float64)
-        norms = np.linalg.norm(x, axis=1, keepdims=True)
-        return x / np.where(norms == 0.0, 1.0, norms)
+    from pytest_embedeval.core.vectors import unit_rows
 
-    return 1.0 - 0.5 * ((normalise(e1) - normalise(e2)) ** 2).sum(axis=1)
+    return 1.0 - 0.5 * ((unit_rows(e1, np.float64) - unit_rows(e2, np.float64)) ** 2).sum(axis=1)
 
 
 def average_ranks(values: Any) -> Any:

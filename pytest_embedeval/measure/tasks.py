@@ -116,22 +116,12 @@ def load_task_local(folder: Path, spec: TaskSpec) -> StsDataset:
 
 def load_task_hub(spec: TaskSpec) -> StsDataset:
     """The task's evaluated split from the hub at MTEB's pinned revision (fails fast when offline)."""
-    from huggingface_hub import is_offline_mode
-
-    from pytest_embedeval.core.hub import cache_only
+    from pytest_embedeval.core.hub import load_hub_tables
 
     task = spec.task
-    if cache_only(task.hub_id, "dataset") and not is_offline_mode():
-        raise DataError(f"STS task {spec.label} ({task.hub_id!r}) needs the Hugging Face hub, which cannot be "
-                        "reached; set HF_HUB_OFFLINE=1 to use the cached copy, or pass --embed-sts-path=FOLDER "
-                        f"holding {task.name}.csv")
-    import datasets
-
-    try:
-        table = datasets.load_dataset(task.hub_id, revision=task.revision, split=task.split)
-    except Exception as exc:  # datasets raises many types for missing splits, files and caches
-        raise DataError(f"STS task {spec.label}: {task.hub_id!r} at revision {task.revision[:10]} split "
-                        f"{task.split!r} could not be loaded: {type(exc).__name__}: {exc}") from exc
+    [table] = load_hub_tables(task.hub_id, [(None, task.split)], revision=task.revision,
+                              what=f"STS task {spec.label} ({task.hub_id!r} at revision {task.revision[:10]})",
+                              local=f"pass --embed-sts-path=FOLDER holding {task.name}.csv")
     where = f"hub:{task.hub_id}@{task.revision[:10]}[{task.split}]"
     rows = [_row(f"{where} row {i}", r["sentence1"], r["sentence2"], r["score"])
             for i, r in enumerate(table) if not spec.subset or r.get("lang") == spec.subset]

@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from pytest_embedeval.core.vectors import unit_rows
 from pytest_embedeval.errors import ModelError
 
 ENTRY_POINT_GROUP = "pytest_embedeval.encoders"
@@ -126,8 +127,6 @@ class CustomEncoder:
     def encode(self, sentences: str | list[str], batch_size: int = 32, show_progress_bar: bool = False,
                convert_to_numpy: bool = True, normalize_embeddings: bool = False, prompt: str | None = None,
                **_: Any) -> Any:
-        import numpy as np
-
         single = isinstance(sentences, str)
         texts = [sentences] if single else list(sentences)
         kwargs: dict[str, Any] = {}
@@ -149,8 +148,7 @@ class CustomEncoder:
                              f"{type(exc).__name__}: {exc}") from exc
         vectors = self._check(output, len(texts))
         if normalize_embeddings and not self.takes("normalize_embeddings"):
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.where(norms == 0, 1, norms)
+            vectors = unit_rows(vectors)
         return vectors[0] if single else vectors
 
     def _check(self, output: Any, rows: int) -> Any:

@@ -24,6 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from pytest_embedeval.core.vectors import unit_rows
 from pytest_embedeval.errors import ModelError
 from pytest_embedeval.models.weights import weight_summary
 
@@ -206,5 +207,5 @@ class OnnxEncoder:
             chunks.append(self.session.run([OUTPUT], feed)[0])
         embeddings = np.concatenate(chunks).astype(np.float32, copy=False)[np.argsort(order)]
         if normalize_embeddings:
-            embeddings = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+            embeddings = unit_rows(embeddings)
         return embeddings[0] if single else embeddings

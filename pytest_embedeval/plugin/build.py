@@ -60,13 +60,25 @@ def build_run(config: pytest.Config, settings: Settings) -> EmbedRun:
 
 
 def _embedding_cache(config: pytest.Config, settings: Settings) -> Any:
-    """Under pytest's cache dir, so ``--cache-clear`` empties it; none without the cacheprovider."""
+    """Under pytest's cache dir, so ``--cache-clear`` empties it; none without the cacheprovider.  A cache
+    folder that cannot be written warns and the run goes on, as pytest's own cache does."""
     cache = getattr(config, "cache", None)
     if not settings.cache or cache is None:
         return None
     from pytest_embedeval.measure.cache import EmbeddingCache
 
-    return EmbeddingCache(cache.mkdir("embedeval-embeddings"))
+    def warn(message: str) -> None:
+        import warnings
+
+        warnings.warn(pytest.PytestCacheWarning(message), stacklevel=2)
+
+    try:
+        folder = cache.mkdir("embedeval-embeddings")
+    except OSError as exc:
+        config.issue_config_time_warning(pytest.PytestCacheWarning(
+            f"embedding cache off: could not create it under {exc.filename} ({exc.strerror or exc})"), stacklevel=2)
+        return None
+    return EmbeddingCache(folder, warn)
 
 
 def _timing(config: pytest.Config, settings: Settings) -> Timing:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import pytest
 
+from pytest_embedeval.gate.policy import correlation, positive
 from pytest_embedeval.models.prompts import parse_prompts
 from pytest_embedeval.report.selection import parse_limits
 
@@ -98,10 +99,7 @@ def _number(raw: str) -> float:
 
 
 def positive_number(raw: str) -> float:
-    value = _number(raw)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{raw!r} must be a positive finite number")
-    return value
+    return positive(_number(raw), repr(raw))
 
 
 def per_model(parse: Callable[[str], float]) -> Callable[[str], dict[str, float]]:
@@ -123,10 +121,7 @@ def per_model(parse: Callable[[str], float]) -> Callable[[str], dict[str, float]
 
 
 def spearman_points(raw: str) -> float:
-    value = _number(raw)
-    if not -100.0 <= value <= 100.0:
-        raise ValueError(f"{value:g} is outside -100..100 (correlations are reported x100)")
-    return value
+    return correlation(_number(raw), repr(raw))
 
 
 def fraction(raw: str) -> float:

@@ -15,6 +15,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from pytest_embedeval.core.formatting import figure_or_dash
 from pytest_embedeval.report.tables import Table, by_target, who
 
 # metric -> (record kind, field); weight_mb sums the weights by dtype
@@ -125,15 +126,12 @@ def selection_lines(selection: dict[str, Any]) -> list[str]:
 
 def cost_table(records: list[dict[str, Any]]) -> Table | None:
     """Throughput and cost of every latency measurement that counted tokens (or was priced)."""
-    def cell(value: Any, digits: int) -> str:
-        return "-" if value is None else f"{value:.{digits}f}"
-
     latency = [r for r in records if r["kind"] == "latency"]
     if not any(r.get("tokens_per_s") is not None or r.get("price_per_hour") is not None for r in latency):
         return None
-    rows = [[who(r), str(r["batch_size"]), r["length"], cell(r.get("tokens"), 1), cell(r["sentences_per_s"], 0),
-             cell(r.get("tokens_per_s"), 0) if r.get("tokens") is not None else "- (no tokenizer)",
-             cell(r.get("price_per_hour"), 2), cell(r.get("usd_per_mtok"), 4)] for r in latency]
+    rows = [[who(r), str(r["batch_size"]), r["length"], figure_or_dash(r.get("tokens"), 1), figure_or_dash(r["sentences_per_s"], 0),
+             figure_or_dash(r.get("tokens_per_s"), 0) if r.get("tokens") is not None else "- (no tokenizer)",
+             figure_or_dash(r.get("price_per_hour"), 2), figure_or_dash(r.get("usd_per_mtok"), 4)] for r in latency]
     return Table(["model", "batch", "length", "tokens/text", "sent/s", "tok/s", "USD/h", "USD/Mtok"], rows)
 
 

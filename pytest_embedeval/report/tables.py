@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_embedeval.core.formatting import figure_or_dash
 from pytest_embedeval.models.targets import TargetKey
 
 
@@ -39,10 +40,6 @@ class Table:
             "| " + " | ".join(str(cell) for cell in row) + " |" for row in self.rows]
 
 
-def _number(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
 def _first(records: list[dict[str, Any]], kind: str, target: str, prefer: dict[str, Any]) -> dict[str, Any]:
     """The record of ``kind`` for ``target`` (see :func:`who`), preferring one matching ``prefer``."""
     mine = [r for r in records if r["kind"] == kind and who(r) == target]
@@ -65,11 +62,11 @@ def target_table(records: list[dict[str, Any]], batch_size: int) -> Table | None
         params, weights = memory.get("params"), memory.get("weight_mb")
         rows.append([
             target, "-" if params is None else f"{params / 1e6:.1f}M",
-            "-" if not weights else f"{sum(weights.values()):.1f}", _number(memory.get("disk_mb"), 1),
-            _number(memory.get("peak_rss_mb"), 0), _number(memory.get("private_mb"), 0),
+            "-" if not weights else f"{sum(weights.values()):.1f}", figure_or_dash(memory.get("disk_mb"), 1),
+            figure_or_dash(memory.get("peak_rss_mb"), 0), figure_or_dash(memory.get("private_mb"), 0),
             str(latency.get("batch_size", "-")),
-            _number(latency.get("p50_ms"), 1), _number(latency.get("p95_ms"), 1),
-            _number(latency.get("sentences_per_s"), 0), _number(sts.get("spearman")),
+            figure_or_dash(latency.get("p50_ms"), 1), figure_or_dash(latency.get("p95_ms"), 1),
+            figure_or_dash(latency.get("sentences_per_s"), 0), figure_or_dash(sts.get("spearman")),
         ])
     if not rows:
         return None
@@ -79,9 +76,9 @@ def target_table(records: list[dict[str, Any]], batch_size: int) -> Table | None
 
 def latency_table(records: list[dict[str, Any]]) -> Table | None:
     """Every latency measurement: the sweep, one row per batch size x length."""
-    rows = [[who(r), str(r["batch_size"]), r["length"], _number(r["tokens"], 0),
-             str(r["rounds"]), _number(r["p50_ms"], 1), _number(r["p95_ms"], 1), _number(r["p99_ms"], 1),
-             _number(r["iqr_ms"], 1), _number(r["sentences_per_s"], 0)]
+    rows = [[who(r), str(r["batch_size"]), r["length"], figure_or_dash(r["tokens"], 0),
+             str(r["rounds"]), figure_or_dash(r["p50_ms"], 1), figure_or_dash(r["p95_ms"], 1), figure_or_dash(r["p99_ms"], 1),
+             figure_or_dash(r["iqr_ms"], 1), figure_or_dash(r["sentences_per_s"], 0)]
             for r in records if r["kind"] == "latency"]
     if len(rows) < 2:
         return None
@@ -91,8 +88,8 @@ def latency_table(records: list[dict[str, Any]]) -> Table | None:
 
 def sts_table(records: list[dict[str, Any]]) -> Table | None:
     rows = [[who(r), f"{r['dataset']}/{r['split']}", str(r["n_pairs"]),
-             _number(r["spearman"]), _number(r["pearson"]),
-             "cache" if r["encode_seconds"] is None else _number(r["encode_seconds"], 1)]
+             figure_or_dash(r["spearman"]), figure_or_dash(r["pearson"]),
+             "cache" if r["encode_seconds"] is None else figure_or_dash(r["encode_seconds"], 1)]
             for r in records if r["kind"] == "sts"]
     if not rows:
         return None
@@ -110,7 +107,7 @@ def task_means(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def task_mean_table(records: list[dict[str, Any]]) -> Table | None:
-    rows = [[mean["target"], str(mean["n_tasks"]), ", ".join(mean["tasks"]), _number(mean["mean_spearman"])]
+    rows = [[mean["target"], str(mean["n_tasks"]), ", ".join(mean["tasks"]), figure_or_dash(mean["mean_spearman"])]
             for mean in task_means(records)]
     if not rows:
         return None
@@ -120,7 +117,7 @@ def task_mean_table(records: list[dict[str, Any]]) -> Table | None:
 def verdict_table(verdicts: list[dict[str, Any]]) -> Table | None:
     """One row per baseline comparison: what changed, by how much, with its interval."""
     rows = [[f"{v['model']} {v['device']}", v["key"], v["status"], v["metric"],
-             _number(v["baseline"]), _number(v["current"]), v["change"] or "-"] for v in verdicts]
+             figure_or_dash(v["baseline"]), figure_or_dash(v["current"]), v["change"] or "-"] for v in verdicts]
     if not rows:
         return None
     return Table(["model", "measurement", "verdict", "metric", "baseline", "now", "change [interval]"], rows)

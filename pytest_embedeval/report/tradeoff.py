@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_embedeval.core.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
+from pytest_embedeval.core.formatting import figure_or_dash
 from pytest_embedeval.report.tables import by_target
 
 FILES = ("tradeoff.png", "tradeoff.html", "tradeoff.json")
@@ -107,13 +108,9 @@ def render_png(points: list[Point], batch_size: int) -> bytes:
     return buffer.getvalue()
 
 
-def _cell(value: Any, digits: int) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
 def table_rows(points: list[Point]) -> list[list[str]]:
-    return [[p.target, _cell(p.spearman, 2), _cell(p.p50_ms, 1), _cell(p.p95_ms, 1), _cell(p.peak_mb, 0),
-             "-" if p.params is None else f"{p.params / 1e6:.1f}M", _cell(p.tokens_per_s, 0), _cell(p.usd_per_mtok, 4),
+    return [[p.target, figure_or_dash(p.spearman, 2), figure_or_dash(p.p50_ms, 1), figure_or_dash(p.p95_ms, 1), figure_or_dash(p.peak_mb, 0),
+             "-" if p.params is None else f"{p.params / 1e6:.1f}M", figure_or_dash(p.tokens_per_s, 0), figure_or_dash(p.usd_per_mtok, 4),
              "yes" if p.on_front else ("no" if p.plottable else "not plotted")] for p in points]
 
 
