@@ -15,7 +15,7 @@ from pytest_embedeval.measure.hybrid import (beir_metrics, evaluate_hybrid, hybr
                                           ranking_metrics)
 from pytest_embedeval.measure.ranking import evaluate_retrieval
 from pytest_embedeval.models.aliases import ALIASES
-from tests.test_retrieval import toy_encode, write_beir
+from .test_retrieval import toy_encode, write_beir
 
 
 def dataset(rows: list[tuple[str, str, float]]) -> StsDataset:
