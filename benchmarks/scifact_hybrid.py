@@ -5,7 +5,7 @@
 
 Quality: each model's corpus and query embeddings (cosine), the hybrid reranks the
 small model's top k by the large model's cosine; nDCG@10, recall and MRR by
-trec_eval with SciFact's qrels (``measure/retrieval.py``'s ``beir_metrics``, the
+trec_eval with SciFact's qrels (``measure/hybrid.py``'s ``beir_metrics``, the
 figures MTEB reports).  Cost: ``index s`` is the time to encode the whole corpus
 with the model that indexes it (MiniLM for MiniLM alone and every hybrid),
 measured chunk by chunk and kept in ``--cache`` with the embeddings, so an
@@ -66,13 +66,13 @@ def main() -> None:
     import numpy as np
 
     from pytest_embedeval.measure.beir import load_beir
-    from pytest_embedeval.measure.retrieval import HybridResult, _encode, _top, beir_metrics, from_beir
+    from pytest_embedeval.measure.hybrid import HybridResult, _encode, _top, beir_metrics, hybrid_set_from_beir
     from pytest_embedeval.models.aliases import ALIASES
     from pytest_embedeval.report.tables import hybrid_table
     from sentence_transformers import SentenceTransformer
 
     data = load_beir(args.beir, "test")
-    hybrid_set, metrics = from_beir(data), beir_metrics(data)
+    hybrid_set, metrics = hybrid_set_from_beir(data), beir_metrics(data)
     print(f"{data.label}; load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     models, docs, index_s, queries = {}, {}, {}, {}
     for role, name in (("small", args.small), ("large", args.large)):

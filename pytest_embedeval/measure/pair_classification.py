@@ -20,7 +20,6 @@ paired bootstrap recomputes that AP on every resample (:func:`average_precision_
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,8 +27,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable
 
+from pytest_embedeval.core.fingerprint import content_fingerprint
 from pytest_embedeval.errors import DataError, EmbedEvalError
-from pytest_embedeval.measure.data import _decode, _lines
+from pytest_embedeval.measure.data import _decode, _lines, read_jsonl_records
 from pytest_embedeval.models.targets import Targeted
 
 # MTEB's PairClassification tasks: hub id, pinned revision, split (mteb/tasks/pair_classification/eng)
@@ -63,10 +63,7 @@ class PairSet:
     @cached_property
     def fingerprint(self) -> str:
         """Content hash of the pairs and labels: baselines and caches are keyed on it."""
-        digest = hashlib.sha256()
-        for s1, s2, label in zip(self.sentences1, self.sentences2, self.labels):
-            digest.update(f"{s1}\x1f{s2}\x1f{label}\x1e".encode())
-        return digest.hexdigest()[:16]
+        return content_fingerprint(zip(self.sentences1, self.sentences2, self.labels))
 
     @property
     def label(self) -> str:
@@ -116,10 +113,8 @@ def _table_records(path: Path, delimiter: str) -> Iterable[tuple[str, dict[str, 
 
 def read_pairs(path: Path) -> list[tuple[str, str, int]]:
     """Every pair of a ``.csv``, ``.tsv`` or ``.jsonl`` file; a bad row raises naming ``file:line``."""
-    from pytest_embedeval.measure.beir import read_jsonl_records
-
     if path.suffix == ".jsonl":
-        records = read_jsonl_records(path)
+        records = read_jsonl_records(path, "sentence1, sentence2 and label")
     elif path.suffix in (".csv", ".tsv"):
         records = _table_records(path, "\t" if path.suffix == ".tsv" else ",")
     else:
@@ -152,27 +147,13 @@ def load_pairs_local(path: Path, split: str) -> PairSet:
     return make_pair_set(name, split, str(file), read_pairs(file))
 
 
-def hub_table(hub_id: str, revision: str, split: str, what: str) -> Any:
-    """One split of a hub data set at ``revision`` through ``datasets``, failing fast when the hub is out of reach."""
-    from huggingface_hub import is_offline_mode
-
-    from pytest_embedeval.core.hub import cache_only
-
-    if cache_only(hub_id, "dataset") and not is_offline_mode():
-        raise DataError(f"{what} needs the Hugging Face hub, which cannot be reached; set HF_HUB_OFFLINE=1 to "
-                        "use the cached copy, or give a local folder")
-    import datasets
-
-    try:
-        return datasets.load_dataset(hub_id, revision=revision, split=split)
-    except Exception as exc:  # datasets raises many types for missing configs, splits, files and caches
-        raise DataError(f"{what}: split {split!r} could not be loaded: {type(exc).__name__}: {exc}") from exc
-
-
 def load_pairs_hub(task: str) -> PairSet:
     """An MTEB task from the hub at MTEB's revision; MTEB 1.x stored the split as one row of lists."""
+    from pytest_embedeval.core.hub import load_hub_tables
+
     hub_id, revision, split = PAIR_TASKS[task]
-    table = hub_table(hub_id, revision, split, f"pair classification task {task} ({hub_id!r})")
+    [table] = load_hub_tables(hub_id, [(None, split)], revision=revision, local="give a local folder",
+                              what=f"pair classification task {task} ({hub_id!r})")
     rows_in = list(table)
     if len(rows_in) == 1 and isinstance(rows_in[0].get("sentence1"), list):
         only = rows_in[0]

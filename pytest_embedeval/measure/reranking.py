@@ -25,13 +25,13 @@ result's convention, and the main score is their mean.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
+from pytest_embedeval.core.fingerprint import content_fingerprint
 from pytest_embedeval.errors import DataError, EmbedEvalError
 from pytest_embedeval.models.targets import Targeted
 
@@ -69,12 +69,7 @@ class RerankSet:
     @cached_property
     def fingerprint(self) -> str:
         """Content hash of the scored queries and their candidates: baselines and caches are keyed on it."""
-        digest = hashlib.sha256()
-        for query in self.queries:
-            for part in (query.texts, query.positive, query.negative):
-                digest.update("\x1f".join(part).encode() + b"\x1e")
-            digest.update(b"\x1d")
-        return digest.hexdigest()[:16]
+        return content_fingerprint(*((query.texts, query.positive, query.negative) for query in self.queries))
 
     @property
     def skipped(self) -> int:
@@ -126,7 +121,7 @@ def make_rerank_set(name: str, split: str, source: str, queries: list[RerankQuer
 
 def load_rerank_local(path: Path, split: str) -> RerankSet:
     """A ``.jsonl`` file (used for whatever split is asked) or a folder with ``<split>.jsonl``."""
-    from pytest_embedeval.measure.beir import read_jsonl_records
+    from pytest_embedeval.measure.data import read_jsonl_records
 
     if path.is_dir():
         file, name = path / f"{split}.jsonl", path.name
@@ -139,14 +134,15 @@ def load_rerank_local(path: Path, split: str) -> RerankSet:
         file, name = path, path.stem
     else:
         raise DataError(f"reranking data {path} does not exist")
-    return make_rerank_set(name, split, str(file), [parse_query(w, r) for w, r in read_jsonl_records(file)])
+    return make_rerank_set(name, split, str(file), [parse_query(w, r) for w, r in read_jsonl_records(file, "query, positive and negative")])
 
 
 def load_rerank_hub(task: str) -> RerankSet:
-    from pytest_embedeval.measure.pair_classification import hub_table
+    from pytest_embedeval.core.hub import load_hub_tables
 
     hub_id, revision, split = RERANK_TASKS[task]
-    table = hub_table(hub_id, revision, split, f"reranking task {task} ({hub_id!r})")
+    [table] = load_hub_tables(hub_id, [(None, split)], revision=revision, local="give a local folder",
+                              what=f"reranking task {task} ({hub_id!r})")
     queries = [parse_query(f"hub:{hub_id}[{split}] row {i}", row) for i, row in enumerate(table)]
     return make_rerank_set(task, split, f"hub:{hub_id}@{revision[:8]}", queries)
 
