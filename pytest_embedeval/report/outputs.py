@@ -79,7 +79,7 @@ def markdown_summary(results: RunResults, batch_size: int) -> str:
                        f"{verdict['detail']}")
     out += [f"- **budget missed**: {line}" for line in results.budget_misses]
     if results.rejected:
-        out.append("- **model-upgrade acceptance: REJECT** (table below)")
+        out.append("- **acceptance: REJECT** (model or stack upgrade; table below)")
     if results.acceptance:
         out += ["", "```", *results.acceptance, "```"]
     hybrids = hybrid_lines(results)
