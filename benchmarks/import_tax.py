@@ -19,14 +19,16 @@ E. the same environment without it: the ML stack the plugin evaluates, torch
    dependencies only it brings (datasets, matplotlib, ...);
 D. pytest alone: a venv with only pytest, the same version as in A.
 
-A / E is the issue's bar (<= 1.10): what installing the package adds to an
-environment that already has what it evaluates.  A / D is the whole tax over
-bare pytest, the ML stack's own plugins (anyio's) included.  The venvs are
+A / B(``-p no:embedeval``) is the bar (<= 1.03): what the plugin itself costs a
+run that does not use it, everything else equal.  A / E adds what its
+dependencies bring (their own pytest plugins, a larger site-packages); A / D is
+the whole tax over bare pytest, the ML stack's own plugins (anyio's) included.  The venvs are
 built under ``--workdir`` on the first run and reused after (``--rebuild``
 builds them again, e.g. after a dependency change; ``--reinstall`` only puts
 this checkout into A again, without its dependencies, after a code change).
 
     python benchmarks/import_tax.py [--rounds 15] [--package PATH_OR_SPEC] [--workdir DIR] [--rebuild] [--reinstall]
+    python benchmarks/import_tax.py --venv VENV [--rounds 15]   # only A against A -p no:embedeval, in VENV
 """
 
 from __future__ import annotations
@@ -132,7 +134,11 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "embedeval-import-tax")
     parser.add_argument("--rebuild", action="store_true", help="build the venvs again")
     parser.add_argument("--reinstall", action="store_true", help="put --package into venv A again (no deps)")
+    parser.add_argument("--venv", type=Path, help="an environment that has the package: measure only the bar there")
     args = parser.parse_args()
+    if args.venv is not None:
+        plugin_off(args.venv, args.rounds)
+        return
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     installed, without, alone = build(args.workdir, args.package, args.rebuild, args.reinstall)
@@ -170,8 +176,29 @@ def main() -> None:
     print()
     print(markdown(["variant", "median", "min", "A / this", "this / E", "this / D"], rows))
     print()
-    print(f"the bar A / E = {a / e:.3f} (<= 1.10); whole tax A / D = {a / d:.3f}; ML stack E / D = {e / d:.3f}; "
-          f"plugins A / C = {a / c:.3f}")
+    off = next(label for label in medians if label.startswith("B: installed, -p no:embedeval "))
+    print(f"the bar A / (A -p no:embedeval) = {a / medians[off]:.3f} (<= 1.03); with its dependencies A / E = "
+          f"{a / e:.3f}; whole tax A / D = {a / d:.3f}; ML stack E / D = {e / d:.3f}; plugins A / C = {a / c:.3f}")
+
+
+def plugin_off(venv: Path, rounds: int) -> None:
+    """The bar alone, in an existing environment: pytest on an empty file with the plugin and without it."""
+    folder = Path(tempfile.mkdtemp(prefix="embedeval-tax-"))
+    (folder / "test_empty.py").write_text("")
+    env = clean_env()
+    run = [str(venv / "bin" / "pytest"), "-q", "-p", "no:cacheprovider", "test_empty.py"]
+    variants = {"A: installed": run, "B: -p no:embedeval": [*run, "-p", "no:embedeval"]}
+    for command in variants.values():
+        wall(command, folder, env)
+    times: dict[str, list[float]] = {label: [] for label in variants}
+    for _ in range(rounds):
+        for label, command in variants.items():
+            times[label].append(wall(command, folder, env))
+    a, b = (statistics.median(times[label]) for label in variants)
+    print(f"{venv}: pytest {version(venv, 'pytest')}; {rounds} alternating rounds, empty test file")
+    print(markdown(["variant", "median", "min"], [[label, f"{statistics.median(v) * 1000:.0f} ms",
+                                                  f"{min(v) * 1000:.0f} ms"] for label, v in times.items()]))
+    print(f"the bar A / B = {a / b:.3f} (<= 1.03)")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The fixtures users write tests with: ``embed_target``, ``embed_device``, ``sts_dataset``, ``embed_eval``,
 ``embed_limits``, ``embed_hybrid``, ``embed_model``, ``retrieval_set``.
 
-They read the run from ``config.stash`` and skip, with the reason, when no
-model is selected or a device is missing; heavy imports happen only here, on use.
+Registered in every run: they read the run from ``config.stash`` and skip, with
+the reason, when no model is selected or a device is missing.  This module is
+imported by every pytest run, so anything beyond pytest is imported on use.
 """
 
 from __future__ import annotations
@@ -11,21 +12,23 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_embedeval.plugin.hooks import RUN
 from pytest_embedeval.plugin.state import ITEM_STATE, ItemState
 
 if TYPE_CHECKING:
     from pytest_embedeval.measure.data import StsDataset
     from pytest_embedeval.models.targets import EmbedTarget
     from pytest_embedeval.plugin.evaluation import EmbedEval
+    from pytest_embedeval.plugin.run import EmbedRun
+
+RUN = pytest.StashKey["EmbedRun"]()  # set in pytest_configure when the run measures or reports
 
 NO_MODELS = ("no embedding model selected: pass --embed-models=ID[,ID...] "
              "or set embed_models in the ini file")
 
 
-def _run(request: pytest.FixtureRequest) -> Any:
+def _run(request: pytest.FixtureRequest) -> EmbedRun:
     run = request.config.stash.get(RUN, None)
-    if run is None:
+    if run is None or not (run.targets or run.acceptance_targets):  # none, or a report of nothing
         pytest.skip(NO_MODELS)
     return run
 

@@ -1,8 +1,8 @@
 """The plugin object: its methods are pytest's hooks, wiring options, fixtures, measurements and outputs.
 
-Registered in ``pytest_configure`` (as pytest-xdist registers its DSession),
-so its state is its own, not module globals.  ``run`` is None when no model
-is selected: the fixtures then skip and nothing heavy is imported.
+Registered in ``pytest_configure`` only when the run measures or reports
+something (as junitxml registers its object only for ``--junitxml``), so it
+always has a run and its state is its own, not module globals.
 """
 
 from __future__ import annotations
@@ -15,24 +15,20 @@ import pytest
 
 from pytest_embedeval.errors import EmbedEvalError
 from pytest_embedeval.plugin import markers, xdist
-from pytest_embedeval.plugin.options import Settings
+from pytest_embedeval.plugin.run import EmbedRun
 from pytest_embedeval.plugin.state import ITEM_STATE, ItemState
-
-RUN = pytest.StashKey["Any"]()  # the EmbedRun, or None: read by the fixtures
 
 
 class EmbedEvalPlugin:
-    def __init__(self, config: pytest.Config, settings: Settings, run: Any) -> None:
+    def __init__(self, config: pytest.Config, run: EmbedRun) -> None:
         self.config = config
-        self.settings = settings
-        self.run = run  # EmbedRun | None
+        self.settings = run.settings
+        self.run = run
         self.notes: list[str] = []  # "report written to ..." lines for the terminal summary
 
     # -- collection ---------------------------------------------------------------------------------
 
     def pytest_report_header(self) -> list[str]:
-        if self.run is None:
-            return []
         data = self.settings.sts_path or "hub:sentence-transformers/stsb"
         models = ", ".join(t.id for t in self.run.targets) or "none"
         if self.run.acceptance_targets:
@@ -41,10 +37,6 @@ class EmbedEvalPlugin:
         return [f"embedeval: models {models}; STS data {data}"]
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
-        if any(metafunc.definition.get_closest_marker(name) for name in markers.NAMES):
-            markers.check_markers(metafunc)
-        if self.run is None:
-            return
         targets = self.run.targets
         if "embed_target" in metafunc.fixturenames and not _user_parametrizes(metafunc, "embed_target"):
             metafunc.parametrize("embed_target", targets, ids=[t.id for t in targets], indirect=True)
@@ -55,8 +47,6 @@ class EmbedEvalPlugin:
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
         """``--embed-candidate/--embed-incumbent`` add the one acceptance test; ``--embed-incumbent-env`` one
         stack-upgrade test per model."""
-        if self.run is None:
-            return
         from pytest_embedeval.plugin.items import AcceptanceItem, StackAcceptanceItem
 
         added = []
@@ -77,8 +67,7 @@ class EmbedEvalPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """A fresh state for the test, before its fixtures: embed_eval reports into it."""
-        if self.run is not None:
-            item.stash[ITEM_STATE] = ItemState(markers.tolerance_of(item, self.run.recording.default_tolerance))
+        item.stash[ITEM_STATE] = ItemState(markers.tolerance_of(item, self.run.recording.default_tolerance))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
@@ -88,7 +77,7 @@ class EmbedEvalPlugin:
         try:
             result = yield
             failures += markers.budget_failures(item)  # only after a passing body
-            if failures and self.run is not None:
+            if failures:
                 self.run.recording.results.budget_misses += [f"{item.nodeid}: {line.strip()}" for line in failures[1:]]
         finally:
             if state is not None:  # after the budget, so figures measured only by the marker are in JUnit too
@@ -124,7 +113,7 @@ class EmbedEvalPlugin:
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """xdist controller: take in what a worker measured, compared and wants written."""
         message = xdist.received(node)
-        if self.run is not None and message:
+        if message:
             self.run.recording.results.merge(message["results"])
             self.run.recording.gatekeeper.merge_pending(message["pending"])
 
@@ -132,21 +121,10 @@ class EmbedEvalPlugin:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Workers hand their results over; only the controller writes files."""
-        from pytest_embedeval.core.environment import describe
-        from pytest_embedeval.report.outputs import write_report
-        from pytest_embedeval.report.records import RunResults
-
         run = self.run
-        if run is not None:
-            run.recording.finish_saves()  # where the models are loaded: on the worker under xdist
+        run.recording.finish_saves()  # where the models are loaded: on the worker under xdist
         if xdist.is_worker(self.config):
-            if run is not None:
-                xdist.send(self.config, {"results": run.recording.results.message(),
-                                         "pending": run.recording.pending})
-            return
-        if run is None:
-            if self.settings.report is not None:
-                write_report(self.settings.report, RunResults(), describe(self.config.rootpath))
+            xdist.send(self.config, {"results": run.recording.results.message(), "pending": run.recording.pending})
             return
         errors = self._write_outputs()
         if errors:
@@ -191,7 +169,7 @@ class EmbedEvalPlugin:
         return errors
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.run is None or xdist.is_worker(self.config):
+        if xdist.is_worker(self.config):
             return
         from pytest_embedeval.report.outputs import summary_lines
 
@@ -209,15 +187,14 @@ class EmbedEvalPlugin:
 
     def _selection(self) -> dict[str, Any] | None:
         """--embed-select: the most accurate target meeting every limit, from what the run measured."""
-        if self.settings.select is None or self.run is None:
+        if self.settings.select is None:
             return None
         from pytest_embedeval.report.selection import select
 
         return select(self.run.recording.results.records, self.settings.batch_size, self.settings.select)
 
     def pytest_unconfigure(self) -> None:
-        if self.run is not None:
-            self.run.close()
+        self.run.close()
 
 
 def _user_parametrizes(metafunc: pytest.Metafunc, name: str) -> bool:

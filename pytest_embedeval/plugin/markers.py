@@ -8,22 +8,27 @@ naming the test, not a surprise after an hour of measuring.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_embedeval.gate.policy import Budget, Tolerance, parse_budget, parse_tolerance
+if TYPE_CHECKING:
+    from pytest_embedeval.gate.policy import Budget, Tolerance
 
-MARKERS = (
-    "embed_budget(p95_ms=, p50_ms=, min_throughput=, peak_mb=, cuda_peak_mb=, min_spearman=, min_pearson=, "
-    "batch_size=, length=, split=): budgets this test's model must meet, checked after the test body",
-    "embed_tolerance(max_drop=, max_slowdown=, max_memory_growth=): this test's baseline-gate tolerances",
-)
 NAMES = ("embed_budget", "embed_tolerance")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Registered always (models selected or not), so a typo in a marker fails every run, not only the
+    runs that measure."""
+    if any(metafunc.definition.get_closest_marker(name) for name in NAMES):
+        check_markers(metafunc)
 
 
 def check_markers(metafunc: pytest.Metafunc) -> None:
     """A bad embed_budget or embed_tolerance is a collection error naming the test and the argument."""
+    from pytest_embedeval.gate.policy import Tolerance, parse_budget, parse_tolerance
+
     defaults = Tolerance(0.0, 0.0, 0.0)
     parsers = {"embed_budget": parse_budget,
                "embed_tolerance": lambda args, kwargs: parse_tolerance(args, kwargs, defaults)}
@@ -42,12 +47,16 @@ def check_markers(metafunc: pytest.Metafunc) -> None:
 
 def tolerance_of(item: pytest.Item, defaults: Tolerance) -> Tolerance | None:
     """The test's embed_tolerance (checked at collection), over the options' defaults; None without one."""
+    from pytest_embedeval.gate.policy import parse_tolerance
+
     marker = item.get_closest_marker("embed_tolerance")
     return None if marker is None else parse_tolerance(marker.args, marker.kwargs, defaults)
 
 
 def budget_failures(item: pytest.Item) -> list[str]:
     """Measure what the test's embed_budget needs; every budget missed, as report lines."""
+    from pytest_embedeval.gate.policy import parse_budget
+
     marker = item.get_closest_marker("embed_budget")
     embed_eval = getattr(item, "funcargs", {}).get("embed_eval")
     if marker is None or embed_eval is None:

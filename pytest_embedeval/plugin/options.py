@@ -19,10 +19,6 @@ from typing import Any, Callable
 
 import pytest
 
-from pytest_embedeval.gate.policy import correlation, positive
-from pytest_embedeval.models.prompts import parse_prompts
-from pytest_embedeval.report.selection import parse_limits
-
 DEVICE_PATTERN = re.compile(r"^(cpu|mps|auto|cuda(:\d+)?)$")
 SPLIT_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -98,7 +94,12 @@ def _number(raw: str) -> float:
         raise ValueError(f"{raw!r} is not a number") from None
 
 
+# The parsers below import the layer that owns the check only when the option is given: this module is
+# imported by every pytest run in the environment (pytest_addoption), embeddings or not.
+
 def positive_number(raw: str) -> float:
+    from pytest_embedeval.gate.policy import positive
+
     return positive(_number(raw), repr(raw))
 
 
@@ -121,7 +122,21 @@ def per_model(parse: Callable[[str], float]) -> Callable[[str], dict[str, float]
 
 
 def spearman_points(raw: str) -> float:
+    from pytest_embedeval.gate.policy import correlation
+
     return correlation(_number(raw), repr(raw))
+
+
+def _prompts(raw: str) -> dict[str, str]:
+    from pytest_embedeval.models.prompts import parse_prompts
+
+    return parse_prompts(raw)
+
+
+def _limits(raw: str) -> tuple[Any, ...]:
+    from pytest_embedeval.report.selection import parse_limits
+
+    return parse_limits(raw)
 
 
 def fraction(raw: str) -> float:
@@ -262,12 +277,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("trust_remote_code", "allow models that ship their own Python code (off by default)",
            parse_bool, False, flag=True),
     Option("prompts", "prompts by MTEB key (STS, STSBenchmark, query, document, Retrieval-query ...), replacing "
-           "the model's own: a JSON object or KEY=TEXT;KEY=TEXT, or none", parse_prompts, metavar="PROMPTS"),
+           "the model's own: a JSON object or KEY=TEXT;KEY=TEXT, or none", _prompts, metavar="PROMPTS"),
     Option("price_per_hour", "USD per hour of the machine: adds the encode cost per million tokens",
            positive_number, metavar="USD"),
     Option("select", "name the most accurate target meeting every limit: METRIC<=VALUE or METRIC>=VALUE, "
            "comma-separated (p95_ms, p50_ms, peak_mb, private_mb, params, spearman, tokens_per_s, usd_per_mtok ...)",
-           parse_limits, metavar="LIMITS"),
+           _limits, metavar="LIMITS"),
     Option("sts_tasks", "MTEB STS tasks by name (STSBenchmark, STS12-16, SICK-R, BIOSSES, STS17[:en-en], "
            "STS22[:en]): sts_dataset is parametrized over them instead of the splits; with --embed-sts-path, a "
            "folder holding one file per task (STS13.csv ...)", _task_names, metavar="TASK[,TASK...]"),

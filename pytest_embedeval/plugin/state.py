@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_embedeval.gate.policy import Tolerance
-from pytest_embedeval.gate.verdict import UNCOMPARED, Verdict
-from pytest_embedeval.report.outputs import junit_properties
+if TYPE_CHECKING:  # imported where used: the fixtures import this module in every run, embeddings or not
+    from pytest_embedeval.gate.policy import Tolerance
+    from pytest_embedeval.gate.verdict import Verdict
 
 
 @dataclass
@@ -25,6 +25,8 @@ class ItemState:
 
         A measurement that was not compared (no baseline, or one it cannot be compared with) follows the
         missing-baseline policy: under ``fail`` nothing passes unseen."""
+        from pytest_embedeval.gate.verdict import UNCOMPARED
+
         failures = [f"baseline gate: {v.line()}" for v in self.verdicts if v.failed]
         missing = [v for v in self.verdicts if v.status in UNCOMPARED]
         if missing and missing_policy == "fail":
@@ -33,6 +35,8 @@ class ItemState:
         return failures, skip
 
     def properties(self) -> list[tuple[str, Any]]:
+        from pytest_embedeval.report.outputs import junit_properties
+
         return junit_properties(self.records, self.verdicts)
 
 
