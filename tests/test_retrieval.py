@@ -175,6 +175,39 @@ def test_retrieval_through_the_plugin(pytester: pytest.Pytester, tmp_path: Path)
     skipped.stdout.fnmatch_lines(["*no retrieval set: pass --embed-retrieval-path=FOLDER*"])
 
 
+CONSTANT_ENCODER = """
+import numpy as np
+
+
+class Constant:
+    \"\"\"Every text the same vector: every score ties, and ties fall back to document ids.\"\"\"
+
+    def encode(self, texts, batch_size=32):
+        return np.ones((len(texts), 8), dtype=np.float32)
+
+
+def make():
+    return Constant()
+"""
+
+
+def test_the_bundled_retrieval_suite_fails_an_encoder_that_retrieves_at_chance(pytester: pytest.Pytester,
+                                                                                tmp_path: Path) -> None:
+    """200 documents, 10 queries each with one relevant document, which MiniLM finds by its words."""
+    topics = ["cats", "dogs", "rain", "stocks", "fish", "trains", "piano", "coffee", "tennis", "volcanoes"]
+    docs = [(f"d{i}", "", f"note {i} about nothing in particular") for i in range(190)]
+    docs += [(f"a{i}", "", f"an article all about {topic}") for i, topic in enumerate(topics)]  # ids below d*
+    queries = [(f"q{i}", f"tell me about {topic}") for i, topic in enumerate(topics)]
+    folder = write_beir(tmp_path / "wide", docs, queries, [(f"q{i}", f"a{i}", 1) for i in range(len(topics))])
+    pytester.makepyfile(constant_enc=CONSTANT_ENCODER,
+                        test_suite="from pytest_embedeval.suites.test_retrieval import test_retrieval_quality\n")
+    args = (f"--embed-retrieval-path={folder}", "-p", "no:cacheprovider", "test_suite.py")
+    pytester.runpytest("--embed-models=minilm", *args).assert_outcomes(passed=1)
+    at_chance = pytester.runpytest("--embed-models=constant_enc:make", *args)
+    at_chance.assert_outcomes(failed=1)
+    at_chance.stdout.fnmatch_lines(["*recall@10 0.0000 is near chance (0.0500) on 200 documents*"])
+
+
 def test_hub_set_fails_fast_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """hub:ORG/NAME goes through datasets; offline and not cached, it says so at once (no hub here)."""
     import huggingface_hub.constants
