@@ -1,4 +1,4 @@
-"""Baseline files: a stable reviewable format, and every way they can be broken."""
+"""Baseline files (gate/store.py): a stable reviewable format, and every way they can be broken."""
 
 from __future__ import annotations
 
