@@ -114,35 +114,3 @@ def test_upgrade_speed_tests_use_windows_and_process_noise() -> None:
     assert slower.decision == "fail" and slower.ratio == pytest.approx(1.25, rel=0.06)
     noisy = process_slowdown(before, log_windows(1.12, n=4, spread=0.15, seed=6), tolerance=0.05)
     assert noisy.decision == "pass" and noisy.resolves > 0.12
-
-
-def test_memory_gate() -> None:
-    from pytest_embedeval.gate.stats import MEMORY_NOISE_MB
-    from pytest_embedeval.measure.memory import MemoryResult
-
-    def result(private: float | None, params: int = 22_000_000, peak: float = 600.0) -> MemoryResult:
-        return MemoryResult(model="m", device="cpu", batch_size=8, length="short", params=params,
-                            weight_mb={"float32": 86.6}, disk_mb=86.7, baseline_rss_mb=500.0, load_peak_mb=530.0,
-                            encode_peak_mb=peak, peak_rss_mb=peak, load_increase_mb=30.0, encode_increase_mb=50.0,
-                            private_mb=private, cuda_load_peak_mb=None, cuda_encode_peak_mb=None, load_seconds=0.1,
-                            method="vmhwm")
-
-    entry = {"model_mb": 100.0, "private_mb": 200.0, "params": 22_000_000, "disk_mb": 86.7}
-
-    def verdict(current: MemoryResult, baseline: dict = entry) -> object:
-        return judge("memory", current, baseline, TOLERANCE, where="w", environment=ENVIRONMENT,
-                     confidence=0.95, seed=0)
-
-    assert verdict(result(215.0)).status == PASS  # within 10%
-    assert verdict(result(200.0 + MEMORY_NOISE_MB + 1)).status == FAIL  # beyond both 10% and the noise floor
-    assert verdict(result(200.0, params=30_000_000)).status == FAIL  # parameters are exact: no floor
-    # file-backed pages (libraries, mapped weights) swell the RSS of an identical model: not compared
-    same = verdict(result(205.0, peak=740.0))
-    assert (same.status, same.metric, same.current) == (PASS, "private MB", 205.0)
-    small = {**entry, "private_mb": 38.0}  # a small model: +25 MB is x1.66 but within allocator noise
-    assert verdict(result(63.0), small).status == PASS
-    assert verdict(result(38.0 + MEMORY_NOISE_MB + 1), small).status == FAIL
-    # a baseline from before private memory: the whole RSS, and the verdict says so
-    old = {key: value for key, value in entry.items() if key != "private_mb"}
-    fallback = verdict(result(205.0, peak=650.0), old)  # model MB 100 -> 150
-    assert (fallback.status, fallback.metric) == (FAIL, "model MB") and "whole RSS compared" in fallback.detail

@@ -1,4 +1,4 @@
-"""The speed and memory gates on scripted data: windows pair the right rounds, ratios point the right way,
+"""The speed gate on scripted data: windows pair the right rounds, ratios point the right way,
 the two looks decide as registered, and each layer (model, environment) is told apart."""
 
 from __future__ import annotations
@@ -8,13 +8,12 @@ from dataclasses import replace
 
 import pytest
 
-from pytest_embedeval.gate.entries import LatencyEntry, MemoryEntry
+from pytest_embedeval.gate.entries import LatencyEntry
 from pytest_embedeval.gate.judge import judge
 from pytest_embedeval.gate.policy import Tolerance
 from pytest_embedeval.gate.stats import slowdown
 from pytest_embedeval.gate.verdict import FAIL, MORE, NOT_COMPARABLE, PASS
 from pytest_embedeval.measure.latency import Timing, summarise
-from pytest_embedeval.measure.memory import MemoryResult
 from pytest_embedeval.measure.yardstick import CALIBRATION, SpeedProbe
 
 TOLERANCE = Tolerance(max_drop=0.5, max_slowdown=0.05, max_memory_growth=0.10)
@@ -173,32 +172,6 @@ def test_a_baseline_without_windows_is_not_comparable() -> None:
     verdict = judge("latency", latency(windows(1.0, 2.0, 1)), {"samples_ms": [50.0, 51.0], "calibration": "v2"},
                     TOLERANCE, where="w", environment=ENVIRONMENT, confidence=0.95, seed=0)
     assert verdict.status == NOT_COMPARABLE and "--embed-baseline-update" in verdict.detail
-
-
-def memory(private: float, peak: float = 600.0, probes: tuple[float, ...] = ()) -> MemoryResult:
-    return MemoryResult(model="m", device="cpu", batch_size=32, length="short", params=22_000_000,
-                        weight_mb={"float32": 86.6}, disk_mb=86.7, baseline_rss_mb=500.0, load_peak_mb=530.0,
-                        encode_peak_mb=peak, peak_rss_mb=peak, load_increase_mb=30.0, encode_increase_mb=50.0,
-                        private_mb=private, cuda_load_peak_mb=None, cuda_encode_peak_mb=None, load_seconds=0.1,
-                        method="vmhwm", private_probes=probes or (private,), peak_probes=(peak,))
-
-
-def test_memory_floor_comes_from_the_probes_spread() -> None:
-    saved = memory(44.0, probes=(44.0, 45.5, 47.0))
-    written = {**MemoryEntry.write(saved), "environment": ENVIRONMENT}
-    assert written["private_probes"] == [44.0, 45.5, 47.0]
-
-    def verdict(current: MemoryResult, environment: dict = ENVIRONMENT) -> object:
-        return judge("memory", current, written, TOLERANCE, where="w", environment=environment, confidence=0.95,
-                     seed=0)
-
-    assert verdict(memory(49.0)).status == PASS  # +3.5 MB: inside the floor (twice the 3 MB range)
-    grown = verdict(memory(65.5))  # +20 MB
-    assert grown.status == FAIL and "private MB 45.5 -> 65.5 (floor 8)" in grown.detail
-    # peak RSS is what a container pays: gated on the same install, never across installs
-    assert verdict(memory(45.0, peak=700.0)).status == FAIL
-    other = verdict(memory(45.0, peak=700.0), {**ENVIRONMENT, "executable": "/other/bin/python"})
-    assert other.status == PASS and "peak RSS not compared" in other.detail
 
 
 def test_machine_load_is_the_cpu_time_of_others(monkeypatch: pytest.MonkeyPatch) -> None:
