@@ -65,6 +65,7 @@ class RerankSet:
     queries: tuple[RerankQuery, ...]
     no_positive: int = 0  # skipped: no positive candidate
     no_negative: int = 0  # skipped: a positive but no negative candidate
+    convention: str = "2"  # the MTEB version whose MAP is the main score and the gate's ("1" or "2")
 
     @cached_property
     def fingerprint(self) -> str:
@@ -107,11 +108,14 @@ def parse_query(where: str, record: dict[str, Any]) -> RerankQuery:
     return query
 
 
-def make_rerank_set(name: str, split: str, source: str, queries: list[RerankQuery]) -> RerankSet:
+def make_rerank_set(name: str, split: str, source: str, queries: list[RerankQuery],
+                    convention: str = "2") -> RerankSet:
     """Keep what MTEB scores, count what it skips; an error when nothing is left to score."""
+    if convention not in CONVENTIONS:
+        raise DataError(f"{source}: reranking convention {convention!r}: use '1' (MTEB 1.x) or '2' (MTEB 2.x)")
     kept = tuple(q for q in queries if q.positive and q.negative)
     no_positive = sum(1 for q in queries if not q.positive)
-    data = RerankSet(name, split, source, kept, no_positive, len(queries) - len(kept) - no_positive)
+    data = RerankSet(name, split, source, kept, no_positive, len(queries) - len(kept) - no_positive, convention)
     if not kept:
         raise DataError(f"{source}: no query has both a positive and a negative candidate "
                         f"({data.no_positive} without a positive, {data.no_negative} without a negative); "
@@ -253,13 +257,15 @@ def _encode_unique(encode: Callable[[list[str]], Any], texts: list[str], what: s
 
 
 def evaluate_reranking(encode_queries: Callable[[list[str]], Any], encode_docs: Callable[[list[str]], Any],
-                       data: RerankSet, *, model: str, device: str, batch_size: int, convention: str = "2",
+                       data: RerankSet, *, model: str, device: str, batch_size: int, convention: str | None = None,
                        similarity: str = "cosine") -> RerankingResult:
-    """Score every query's candidates under both MTEB conventions; ``convention`` picks the main score."""
+    """Score every query's candidates under both MTEB conventions; ``convention`` (default: the data's) picks
+    the main score."""
     import numpy as np
 
     from pytest_embedeval.measure.ranking import trec_scores
 
+    convention = convention or data.convention
     if convention not in CONVENTIONS:
         raise EmbedEvalError(f"reranking convention {convention!r}: use '1' (MTEB 1.x) or '2' (MTEB 2.x)")
     start = time.perf_counter()
