@@ -42,9 +42,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(fixtures, "embedeval-fixtures")
     config.pluginmanager.register(markers, "embedeval-markers")
     if settings.models or settings.candidate or settings.report is not None:
+        from pytest_embedeval.plugin import xdist
         from pytest_embedeval.plugin.build import build_run
         from pytest_embedeval.plugin.hooks import EmbedEvalPlugin
 
+        xdist.prepare(config, settings.devices)  # before anything imports torch: a worker's GPU
         run = build_run(config, settings)
         config.stash[fixtures.RUN] = run
         config.pluginmanager.register(EmbedEvalPlugin(config, run), PLUGIN_NAME)
+        if xdist.distributed(config) or xdist.is_worker(config):
+            config.pluginmanager.register(xdist.XdistPlugin(config, run), "embedeval-xdist")

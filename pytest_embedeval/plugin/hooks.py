@@ -100,33 +100,21 @@ class EmbedEvalPlugin:
             report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
         return report
 
-    # -- xdist --------------------------------------------------------------------------------------
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node: Any) -> None:
-        """xdist controller: give every worker the same measurement lock file."""
-        from pytest_embedeval.core.lock import WORKERINPUT_KEY
-
-        node.workerinput[WORKERINPUT_KEY] = str(xdist.lock_file(node.config))
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        """xdist controller: take in what a worker measured, compared and wants written."""
-        message = xdist.received(node)
-        if message:
-            self.run.recording.results.merge(message["results"])
-            self.run.recording.gatekeeper.merge_pending(message["pending"])
-
     # -- the end ------------------------------------------------------------------------------------
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Workers hand their results over; only the controller writes files."""
         run = self.run
         run.recording.finish_saves()  # where the models are loaded: on the worker under xdist
+        run.recording.results.add_loads(xdist.worker_id(self.config), run.resources.pool.loads)
         if xdist.is_worker(self.config):
             xdist.send(self.config, {"results": run.recording.results.message(), "pending": run.recording.pending})
             return
-        errors = self._write_outputs()
+        lost = self.config.stash.get(xdist.LOST, [])
+        if lost:  # their results never arrived: a report or baseline without them would be half of one
+            errors = ["embedeval: no report or baseline written: a worker was lost", *lost]
+        else:
+            errors = self._write_outputs()
         if errors:
             self.notes[:0] = errors
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

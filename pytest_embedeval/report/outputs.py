@@ -28,7 +28,8 @@ def write_report(path: Path, results: RunResults, environment: dict[str, Any],
     write_json_atomic(path, {"schema": REPORT_SCHEMA, "environment": environment, "results": results.records,
                              "baseline_verdicts": [v.to_dict() for v in results.verdicts],
                              "acceptance": list(results.acceptance), "hybrid": results.hybrids,
-                             "sts_task_means": task_means(results.records), **(extra or {})})
+                             "sts_task_means": task_means(results.records), "model_loads": results.loads,
+                             **(extra or {})})
 
 
 def junit_properties(records: list[dict[str, Any]], verdicts: list[Verdict]) -> list[tuple[str, Any]]:
@@ -109,4 +110,8 @@ def summary_lines(results: RunResults, batch_size: int) -> list[str]:
             lines += ["", *table.text()]
     if results.acceptance:
         lines += ["", *results.acceptance]
+    if results.loads:
+        lines += ["", "model loads: " + "; ".join(
+            f"{target} {sum(workers.values())} ({', '.join(f'{w} {n}' for w, n in sorted(workers.items()))})"
+            for target, workers in sorted(results.loads.items()))]
     return lines + hybrid_lines(results)

@@ -25,6 +25,7 @@ class ResultsMessage(TypedDict):
     hybrids: list[dict[str, Any]]
     acceptance: list[str]
     budget_misses: list[str]
+    loads: dict[str, dict[str, int]]
 
 
 def record_key(record: dict[str, Any]) -> str:
@@ -41,6 +42,12 @@ class RunResults:
     _hybrids: dict[str, dict[str, Any]] = field(default_factory=dict)
     acceptance: list[str] = field(default_factory=list)  # the verdict table of --embed-candidate
     budget_misses: list[str] = field(default_factory=list)  # "<test id>: <budget missed>", from embed_budget
+    loads: dict[str, dict[str, int]] = field(default_factory=dict)  # target id -> worker -> model loads
+
+    def add_loads(self, worker: str, loads: dict[str, int]) -> None:
+        """How often each target's model was loaded on ``worker`` ("main" without xdist)."""
+        for target, count in loads.items():
+            self.loads.setdefault(target, {})[worker] = self.loads.get(target, {}).get(worker, 0) + count
 
     def add(self, result: Any) -> dict[str, Any]:
         """Record a result; returns its record."""
@@ -69,7 +76,8 @@ class RunResults:
 
     def message(self) -> ResultsMessage:
         return {"records": self.records, "verdicts": [v.to_dict() for v in self.verdicts], "hybrids": self.hybrids,
-                "acceptance": list(self.acceptance), "budget_misses": list(self.budget_misses)}
+                "acceptance": list(self.acceptance), "budget_misses": list(self.budget_misses),
+                "loads": self.loads}
 
     def merge(self, message: ResultsMessage) -> None:
         for record in message.get("records") or []:
@@ -81,6 +89,9 @@ class RunResults:
         if message.get("acceptance"):
             self.acceptance = list(message["acceptance"])
         self.budget_misses += message.get("budget_misses") or []
+        for target, workers in (message.get("loads") or {}).items():
+            for worker, count in workers.items():
+                self.add_loads(worker, {target: count})
 
     @property
     def rejected(self) -> bool:
