@@ -5,6 +5,7 @@ CI sets EMBEDEVAL_STS_PATH; a missing data set is then a failure, not a skip.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Callable
@@ -136,3 +137,74 @@ def mteb_reference():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+# Every measurement window, per host: timed rounds and the gate's windows (all through time_alternating),
+# memory probes and STS encodes, so the outer test can check that no timing overlapped anything on its host.
+# Patched wherever a module of the package bound the function by name (yardstick, evaluation).
+_MEASUREMENT_LOG = """
+import json, os, sys, time
+import pytest
+import pytest_embedeval.measure.latency as latency
+import pytest_embedeval.measure.memory as memory
+import pytest_embedeval.measure.sts as sts
+import pytest_embedeval.measure.yardstick
+import pytest_embedeval.plugin.evaluation
+
+WRAPPED = {"time_alternating": (latency.time_alternating, "timing"),
+           "measure_memory": (memory.measure_memory, "memory"), "evaluate_sts": (sts.evaluate_sts, "encode")}
+HOST = os.environ.get("EMBEDEVAL_TEST_HOST", "localhost")
+
+
+def logged(original, kind):
+    def measure(*args, **kwargs):
+        start = time.time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            path = os.path.join(os.environ["EMBEDEVAL_TEST_LOG"], f"{HOST}-{os.getpid()}.jsonl")
+            with open(path, "a") as handle:
+                handle.write(json.dumps([HOST, kind, start, time.time()]) + "\\n")
+    return measure
+
+
+@pytest.fixture(autouse=True)
+def _log_measurements(monkeypatch):
+    for module in [m for name, m in list(sys.modules.items()) if name.startswith("pytest_embedeval")]:
+        for name, (original, kind) in WRAPPED.items():
+            if getattr(module, name, None) is original:
+                monkeypatch.setattr(module, name, logged(original, kind))
+"""
+
+
+def _windows(folder: Path) -> list[tuple[str, str, float, float]]:
+    return [tuple(json.loads(line)) for log in sorted(folder.glob("*.jsonl")) for line in log.read_text().splitlines()]
+
+
+def _assert_no_timing_overlaps(windows: list[tuple[str, str, float, float]]) -> None:
+    """On one host, a timing never overlaps another measurement (encodes and memory probes may overlap
+    each other: they hold the lock shared, as a peak is per process and an encode's figure is not a time)."""
+    for index, (host, kind, start, end) in enumerate(windows):
+        for other_host, other_kind, other_start, other_end in windows[index + 1:]:
+            if host == other_host and "timing" in (kind, other_kind):
+                assert end <= other_start or other_end <= start, \
+                    f"on {host}, {kind} [{start}, {end}] overlapped {other_kind} [{other_start}, {other_end}]"
+
+class MeasurementLog:
+    """The windows an inner run's measurements took (its conftest logs them), and the overlap check."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def windows(self) -> list[tuple[str, str, float, float]]:
+        return _windows(self.folder)
+
+    def assert_no_timing_overlaps(self) -> None:
+        _assert_no_timing_overlaps(self.windows())
+
+
+@pytest.fixture
+def measurement_log(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> MeasurementLog:
+    """Inner runs log every measurement window (hosts name themselves by $EMBEDEVAL_TEST_HOST)."""
+    pytester.makeconftest(_MEASUREMENT_LOG)
+    folder = pytester.mkdir("measurement-log")
+    monkeypatch.setenv("EMBEDEVAL_TEST_LOG", str(folder))
+    return MeasurementLog(folder)

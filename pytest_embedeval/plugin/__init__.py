@@ -46,7 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from pytest_embedeval.plugin.build import build_run
         from pytest_embedeval.plugin.hooks import EmbedEvalPlugin
 
-        xdist.prepare(config, settings.devices)  # before anything imports torch: a worker's GPU
+        settings = xdist.prepare(config, settings)  # before anything imports torch: a worker's threads and GPU
         run = build_run(config, settings)
         config.stash[fixtures.RUN] = run
         config.pluginmanager.register(EmbedEvalPlugin(config, run), PLUGIN_NAME)

@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -27,6 +28,7 @@ import pytest
 from pytest_embedeval.core.gpus import gpu_for_worker, visible_gpus, wants_gpu
 from pytest_embedeval.core.lock import MeasurementLock
 from pytest_embedeval.errors import EmbedEvalError
+from pytest_embedeval.plugin.options import Settings
 from pytest_embedeval.report.records import ResultsMessage
 
 OUTPUT_KEY = "embedeval"  # in workeroutput: the WorkerMessage
@@ -52,6 +54,7 @@ class WorkerSetup(TypedDict):
     host_workers: int
     grouped: bool  # --dist loadgroup: the worker marks each test's xdist_group
     gpu: bool  # take one GPU of the host
+    baselines: dict[str, str] | None  # another host's copy of the controller's baseline files (name -> text)
 
 
 def is_worker(config: pytest.Config) -> bool:
@@ -80,12 +83,14 @@ def _setup(config: pytest.Config) -> WorkerSetup | None:
     return getattr(config, "workerinput", {}).get(INPUT_KEY)
 
 
-def prepare(config: pytest.Config, devices: tuple[str, ...]) -> None:
-    """Before the run is built: the controller picks loadgroup and checks its GPUs, a worker takes its GPU."""
+def prepare(config: pytest.Config, settings: Settings) -> Settings:
+    """Before the run is built: the controller picks loadgroup and checks its GPUs; a worker takes its
+    share of the cores, its GPU and, on another host, the controller's baselines.  Returns the settings
+    the run is built with."""
     if distributed(config):
         if config.getoption("dist") == "load":  # xdist's default for -n: one model's tests would spread out
             config.option.dist = "loadgroup"
-        if wants_gpu(devices):
+        if wants_gpu(settings.devices):
             from xdist.workermanage import parse_tx_spec_config
 
             local = sum(1 for spec in parse_tx_spec_config(config) if "popen" in spec)
@@ -93,10 +98,25 @@ def prepare(config: pytest.Config, devices: tuple[str, ...]) -> None:
             if gpus and local:
                 _usage(lambda: gpu_for_worker(gpus, 0, local, "localhost"))
     setup = _setup(config)
-    if setup is not None:
-        _split_threads(setup)
-        if setup["gpu"]:
-            _claim_gpu(setup)
+    if setup is None:
+        return settings
+    config.option.loadgroup = setup["grouped"]  # xdist's worker read it from its own arguments: "load"
+    _split_threads(setup)
+    if setup["gpu"]:
+        _claim_gpu(setup)
+    if setup["baselines"] is None:
+        return settings
+    # gates compare with the controller's baselines, as they were when the run started, on every host
+    folder = Path(tempfile.mkdtemp(prefix="embedeval-baselines-"))
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    for name, text in setup["baselines"].items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return replace(settings, baseline_dir=folder)
+
+
+def _baseline_files(settings: Settings, rootpath: Path) -> dict[str, str]:
+    folder = settings.baseline_dir or rootpath / "baselines"
+    return {path.name: path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.json"))}
 
 
 def _split_threads(setup: WorkerSetup) -> None:
@@ -255,7 +275,8 @@ class XdistPlugin:
         node.workerinput[INPUT_KEY] = WorkerSetup(
             host=host, lock=str(lock_file(node.config)) if spec.popen else None, host_index=index,
             host_workers=len(ids), grouped=self.config.getoption("dist") == "loadgroup",
-            gpu=wants_gpu(self.run.settings.devices))
+            gpu=wants_gpu(self.run.settings.devices),
+            baselines=None if spec.popen else _baseline_files(self.run.settings, self.config.rootpath))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
