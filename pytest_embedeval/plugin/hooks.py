@@ -39,7 +39,8 @@ class EmbedEvalPlugin:
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         targets = self.run.targets
         if "embed_target" in metafunc.fixturenames and not _user_parametrizes(metafunc, "embed_target"):
-            metafunc.parametrize("embed_target", targets, ids=[t.id for t in targets], indirect=True)
+            metafunc.parametrize("embed_target", xdist.group_marks(self.config, targets), ids=[t.id for t in targets],
+                                 indirect=True)
         if "sts_dataset" in metafunc.fixturenames and not _user_parametrizes(metafunc, "sts_dataset"):
             splits = self.settings.sts_tasks or self.settings.sts_splits  # MTEB tasks by name replace the splits
             metafunc.parametrize("sts_dataset", splits, ids=list(splits), indirect=True)

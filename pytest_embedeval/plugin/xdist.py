@@ -151,6 +151,15 @@ def _usage(check: Any) -> Any:
         raise pytest.UsageError(f"embedeval: {exc}") from None
 
 
+def group_marks(config: pytest.Config, targets: list[Any]) -> list[Any]:
+    """The targets as parameters, each in its own ``xdist_group`` on a grouped worker, so that all tests
+    of one target go to one worker and its model loads once (xdist reads the marks at collection)."""
+    setup = _setup(config)
+    if setup is None or not setup["grouped"]:
+        return list(targets)
+    return [pytest.param(target, marks=pytest.mark.xdist_group(target.id)) for target in targets]
+
+
 def worker_lock(config: pytest.Config) -> MeasurementLock:
     """The lock of this worker's host; no lock without xdist."""
     setup = _setup(config)
@@ -265,6 +274,26 @@ class XdistPlugin:
 
         return sum(1 for spec in parse_tx_spec_config(self.config) if host_of(execnet.XSpec(spec)) == host)
 
+    @pytest.hookimpl(tryfirst=True, optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """--dist loadgroup, grouping each test by the target in its id: xdist 3.8 names a test's group by
+        appending it to the node id, which pytest 9 no longer lets a plugin change."""
+        if config.getoption("dist") != "loadgroup":
+            return None
+        from xdist.scheduler import LoadGroupScheduling
+
+        ids = sorted((target.id for target in self.run.targets), key=len, reverse=True)
+
+        class TargetScheduling(LoadGroupScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                scope = super()._split_scope(nodeid)
+                if scope != nodeid or not nodeid.endswith("]"):  # xdist's own "@group", or no parameters
+                    return scope
+                params = f"-{nodeid[nodeid.rfind('[') + 1:-1]}-"  # "test_x[minilm-cpu-3]" -> "-minilm-cpu-3-"
+                return next((f"embed:{i}" for i in ids if f"-{i}-" in params), nodeid)
+
+        return TargetScheduling(config, log)
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         """Tell each worker its host, its place there, the lock to share and whether to take a GPU."""
@@ -287,16 +316,3 @@ class XdistPlugin:
             self.run.recording.gatekeeper.merge_pending(message["pending"])
         if error:
             self.config.stash[LOST].append(f"{node.gateway.id} on {host_of(node.gateway.spec)}: {str(error).strip()[-300:]}")
-
-    # -- worker -------------------------------------------------------------------------------------
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """Before xdist reads the groups: all tests of one target in one group, so one worker loads it."""
-        setup = _setup(self.config)
-        if setup is None or not setup["grouped"]:
-            return
-        for item in items:
-            target = getattr(getattr(item, "callspec", None), "params", {}).get("embed_target")
-            if target is not None:
-                item.add_marker(pytest.mark.xdist_group(target.id))
