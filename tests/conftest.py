@@ -137,6 +137,8 @@ def mteb_reference():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
 # Every measurement window, per host: timed rounds and the gate's windows (all through time_alternating),
 # memory probes and STS encodes, so the outer test can check that no timing overlapped anything on its host.
 # Patched wherever a module of the package bound the function by name (yardstick, evaluation).
