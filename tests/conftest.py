@@ -22,6 +22,7 @@ import torch  # noqa: F401,E402
 
 REPO = Path(__file__).resolve().parents[1]
 STS_ENV = os.environ.get("EMBEDEVAL_STS_PATH")  # read before any test clears it
+TASK_ENV = os.environ.get("EMBEDEVAL_TASK_PATH")
 
 TINY_PAIRS = [
     ("A man is playing a guitar.", "A man plays the guitar.", 4.8),
@@ -41,6 +42,17 @@ def stsb_dir() -> Path:
         if env:
             pytest.fail(f"EMBEDEVAL_STS_PATH={env} holds no sts-dev.csv")
         pytest.skip("STS-B dev split not found: set EMBEDEVAL_STS_PATH (CI does)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def task_root() -> Path:
+    """The folder of MTEB task data (Banking77Classification, SIB200ClusteringS2S.eng_Latn one level down)."""
+    path = Path(TASK_ENV) if TASK_ENV else REPO.parent / "shared" / "data"
+    if not (path / "mteb-classification" / "Banking77Classification" / "test.csv").is_file():
+        if TASK_ENV:
+            pytest.fail(f"EMBEDEVAL_TASK_PATH={TASK_ENV} holds no mteb-classification/Banking77Classification")
+        pytest.skip("MTEB task data not found: set EMBEDEVAL_TASK_PATH (CI does)")
     return path
 
 
@@ -92,6 +104,7 @@ def tiny_csv(pytester: pytest.Pytester) -> Path:
 def _no_ambient_sts_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner pytest runs must not pick up the outer environment's data path."""
     monkeypatch.delenv("EMBEDEVAL_STS_PATH", raising=False)
+    monkeypatch.delenv("EMBEDEVAL_TASK_PATH", raising=False)
 
 
 @pytest.fixture(scope="session")

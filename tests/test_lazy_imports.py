@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-HEAVY = ("torch", "sentence_transformers", "datasets", "scipy", "numpy", "transformers")
+HEAVY = ("torch", "sentence_transformers", "datasets", "scipy", "numpy", "transformers", "sklearn")
 
 # what a run that selects no model may import of the package: the entry point, its option table, the
 # fixtures (which skip, saying why) and the marker checks; no layer below the plugin

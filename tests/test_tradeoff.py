@@ -46,7 +46,7 @@ def test_targets_missing_a_figure_stay_in_the_table_but_not_on_the_front() -> No
     assert by_name["fast cpu"].on_front and by_name["fast cpu"].plottable
     assert not by_name["unscored cpu"].plottable and not by_name["unscored cpu"].on_front
     page = render_html(points, PNG_MAGIC)
-    assert "Not in the plot (no STS score or no latency measured): unscored cpu, untimed cpu" in page
+    assert "Not in the plot (no accuracy score or no latency measured): unscored cpu, untimed cpu" in page
 
 
 def test_figure_labels_axes_one_point_per_model_and_plain_ticks() -> None:
@@ -103,5 +103,5 @@ def test_run_writes_the_tradeoff_of_every_model(pytester: pytest.Pytester, tiny_
     assert (out / "tradeoff.png").read_bytes().startswith(PNG_MAGIC)
     table = json.loads((out / "tradeoff.json").read_text(encoding="utf-8"))
     assert sorted(p["target"] for p in table["points"]) == ["minilm cpu", "random-minilm-l6 cpu"]
-    assert all(p["spearman"] is not None and p["p50_ms"] > 0 for p in table["points"])
+    assert all(p["accuracy"] is not None and p["p50_ms"] > 0 for p in table["points"])
     assert any(p["on_front"] for p in table["points"])

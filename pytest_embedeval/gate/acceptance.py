@@ -3,9 +3,9 @@
 ``--embed-candidate=ID --embed-incumbent=ID`` adds one test item that measures
 both models on the same data and machine and accepts the candidate only if
 
-* accuracy has not dropped: by the same convention as the baseline gate
-  (``stats.drop_fails``), a drop of the Spearman (paired bootstrap over the
-  same pairs) fails only when it is larger than ``max_drop`` and real.  The
+* accuracy has not dropped, on every task of ``--embed-tasks`` (else on STS):
+  by the same convention as the baseline gate (``stats.drop_fails``), a drop
+  of the main score (paired bootstrap over the same items) fails only when it is larger than ``max_drop`` and real.  The
   burden of proof is on the drop, in both places, so an unchanged model never
   fails on a small data set's wide interval; the table shows the interval, so
   a reviewer sees how little a small set can tell (docs/gates.md);
@@ -28,7 +28,8 @@ from typing import Any
 
 from pytest_embedeval.gate.entries import LOOK_TWO_WINDOWS, PROCESS_NOISE
 from pytest_embedeval.gate.policy import Tolerance
-from pytest_embedeval.gate.stats import drop_fails, growth_fails, ratio_slowdown, spearman_change
+from pytest_embedeval.gate.stats import drop_fails, growth_fails, paired_change, ratio_slowdown
+from pytest_embedeval.measure.registry import kind_of
 from pytest_embedeval.measure.latency import make_inputs, time_alternating
 from pytest_embedeval.measure.yardstick import WINDOW_ROUNDS
 
@@ -64,7 +65,7 @@ class AcceptanceResult:
         return [f"{c.name} {c.change} is outside the limit {c.limit}" for c in self.criteria if not c.ok]
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "verdict": self.verdict}
+        return {**asdict(self), "verdict": self.verdict, "accepted": self.accepted}
 
 
 def _ratio_criterion(name: str, before: float | None, after: float | None, max_growth: float,
@@ -75,16 +76,21 @@ def _ratio_criterion(name: str, before: float | None, after: float | None, max_g
 
 
 def evaluate_upgrade(candidate: Any, incumbent: Any, tolerance: Tolerance, *, confidence: float, seed: int, timing: Any,
-                     batch_size: int) -> AcceptanceResult:
-    """Measure both ``EmbedEval`` objects and judge the candidate."""
+                     batch_size: int, tasks: tuple[str, ...] = ()) -> AcceptanceResult:
+    """Measure both ``EmbedEval`` objects and judge the candidate (on ``tasks``, MTEB task names, else on STS)."""
     import torch
 
-    new, old = candidate.sts(), incumbent.sts()
-    accuracy = spearman_change(new.gold, old.cosine, new.cosine, confidence=confidence, seed=seed)
-    criteria = [Criterion("Spearman", f"{accuracy.baseline:.2f}", f"{accuracy.current:.2f}",
-                          f"{accuracy.delta:+.2f} points [{accuracy.low:+.2f}, {accuracy.high:+.2f}]",
-                          f"drop <= {tolerance.max_drop:g} or not real ({confidence:.0%})",
-                          not drop_fails(accuracy, tolerance.max_drop))]
+    criteria = []
+    for name in tasks or (None,):  # the MTEB tasks of --embed-tasks, else STS
+        new, old = (candidate.sts(), incumbent.sts()) if name is None else (candidate.task(name), incumbent.task(name))
+        kind = kind_of(new)
+        change = paired_change(kind, kind.shared(new), getattr(old, kind.per_item), getattr(new, kind.per_item),
+                               confidence=confidence, seed=seed)
+        criteria.append(Criterion(kind.metric if name is None else f"{name} {kind.metric}", f"{change.baseline:.2f}",
+                                  f"{change.current:.2f}",
+                                  f"{change.delta:+.2f} points [{change.low:+.2f}, {change.high:+.2f}]",
+                                  f"drop <= {tolerance.max_drop:g} or not real ({confidence:.0%})",
+                                  not drop_fails(change, tolerance.max_drop)))
 
     texts = make_inputs("short", batch_size)
     models = [candidate.model, incumbent.model]

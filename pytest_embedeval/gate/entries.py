@@ -1,14 +1,14 @@
 """Typed baseline entries: what a baseline keeps of one measurement, how it is read back, and how it judges.
 
-One class per measurement kind, registered in :data:`ENTRY_TYPES` by the
-result's ``KIND``: ``write`` turns a result into the JSON the file keeps,
-``read`` validates that JSON (every problem names the file, variant and entry)
-and ``judge`` compares a new result with it.  Adding a kind adds one class here
-beside its result type in ``measure``.
+:data:`ENTRY_TYPES` maps a result's ``KIND`` to its entry type: ``write``
+turns a result into the JSON the file keeps, ``read`` validates that JSON
+(every problem names the file, variant and entry) and ``judge`` compares a new
+result with it.  Every accuracy kind of ``measure.registry.KINDS`` shares
+:class:`AccuracyEntry`; latency and memory have their own.
 
 Floats are rounded so that diffs show changes, not noise in the tenth decimal.
-An STS entry keeps the per-pair cosines (float32, base64: 8 KB for STS-B dev
-instead of 1,500 diff lines) for the paired bootstrap; a latency entry its raw
+An accuracy entry keeps the per-item scores (float32, base64: 8 KB for the
+STS-B dev cosines instead of 1,500 diff lines) for the paired bootstrap; a latency entry its raw
 samples and its rounds in yardstick units; a memory entry the private peak the
 gate compares, beside the whole RSS.  Every entry keeps its environment.
 """
@@ -24,9 +24,10 @@ from typing import Any, ClassVar
 from pytest_embedeval.core.environment import changed_versions, machine
 from pytest_embedeval.errors import BaselineError
 from pytest_embedeval.gate.policy import Tolerance
-from pytest_embedeval.gate.stats import (MEMORY_NOISE_MB, drop_fails, drop_resolves, growth_fails, mean_change,
-                                         slowdown, spearman_change)
+from pytest_embedeval.gate.stats import (MEMORY_NOISE_MB, drop_fails, drop_resolves, growth_fails, paired_change,
+                                         slowdown)
 from pytest_embedeval.gate.verdict import FAIL, MORE, NOT_COMPARABLE, PASS
+from pytest_embedeval.measure.registry import KINDS, kind_of
 from pytest_embedeval.measure.yardstick import CALIBRATION
 
 
@@ -98,31 +99,36 @@ def _rounded(record: dict[str, Any], names: tuple[str, ...], digits: int) -> dic
 
 
 @dataclass(frozen=True)
-class StsEntry:
-    """The cosines of every pair, for the paired bootstrap of the Spearman change."""
+class AccuracyEntry:
+    """Any accuracy kind's entry: its figures, and its per-item scores (float32, base64) for the paired bootstrap.
 
-    KIND: ClassVar[str] = "sts"
-    cosine: Any  # float64 array decoded from float32
+    What it keeps and how it is scored is the kind's own description (``measure.accuracy.Kind``)."""
+
+    kind: Any  # measure.accuracy.Kind
+    items: Any  # float64 array decoded from float32
 
     @staticmethod
     def write(result: Any) -> dict[str, Any]:
-        record = result.to_dict()
-        return {**{name: record[name] for name in ("dataset", "split", "fingerprint", "n_pairs", "batch_size")},
-                **_rounded(record, ("spearman", "pearson"), 4), "cosine_f32": encode_floats(result.cosine)}
+        kind, record = kind_of(result), result.to_dict()
+        return {**{name: record[name] for name in kind.entry_fields}, **_rounded(record, kind.rounded, kind.digits),
+                kind.items_name: encode_floats(getattr(result, kind.per_item))}
 
     @classmethod
-    def read(cls, entry: dict[str, Any], result: Any, where: str) -> StsEntry:
-        return cls(decode_floats(number(entry, "cosine_f32", where, (str,)), result.n_pairs, where))
+    def read(cls, entry: dict[str, Any], result: Any, where: str) -> AccuracyEntry:
+        kind = kind_of(result)
+        text = number(entry, kind.items_name, where, (str,))
+        return cls(kind, decode_floats(text, getattr(result, kind.count), where, kind.items_name))
 
     def judge(self, result: Any, tolerance: Tolerance, context: Context) -> dict[str, Any]:
-        confidence, max_drop = context.confidence, tolerance.max_drop
-        change = spearman_change(result.gold, self.cosine, result.cosine, confidence=confidence, seed=context.seed)
-        failed = drop_fails(change, max_drop)
+        kind, confidence, max_drop = self.kind, context.confidence, tolerance.max_drop
+        change = paired_change(kind, kind.shared(result), self.items, getattr(result, kind.per_item),
+                               confidence=confidence, seed=context.seed)
+        failed = drop_fails(change, max_drop)  # the one accuracy convention (docs/gates.md)
         detail = (f"a real drop ({confidence:.0%} interval below zero) beyond the tolerance of {max_drop:g} points"
-                  if failed else
-                  f"tolerance {max_drop:g} points, {confidence:.0%} paired bootstrap over {result.n_pairs} pairs")
+                  if failed else f"tolerance {max_drop:g} points, {confidence:.0%} paired bootstrap over "
+                                 f"{getattr(result, kind.count)} {kind.unit}")
         detail += f"; resolves drops >= {drop_resolves(change, max_drop):.2f} points"
-        return dict(status=FAIL if failed else PASS, metric="Spearman", baseline=change.baseline,
+        return dict(status=FAIL if failed else PASS, metric=kind.metric, baseline=change.baseline,
                     current=change.current, change=f"{change.delta:+.2f} points [{change.low:+.2f}, {change.high:+.2f}]",
                     detail=detail)
 
@@ -216,7 +222,7 @@ class MemoryEntry:
 
     KIND: ClassVar[str] = "memory"
     private: list[float] | None  # private MB of each probe at save time
-    model_mb: float | None  # a baseline from before private memory: the whole RSS above the interpreter
+    model_mb: float | None  # without private memory (no /proc): the whole RSS above the interpreter
     peak: list[float] | None  # peak RSS MB of each probe
     params: int | None
     disk_mb: float | None
@@ -238,8 +244,8 @@ class MemoryEntry:
         environment = entry.get("environment") or {}
         if entry.get("private_mb") is not None and result.private_mb is not None:
             number(entry, "private_mb", where)
-            private = _probes(entry, "private_probes", where) or [entry["private_mb"]]
-            return cls(private, None, _probes(entry, "peak_probes", where), params, entry.get("disk_mb"), environment)
+            return cls(_probes(entry, "private_probes", where), None, _probes(entry, "peak_probes", where), params,
+                       entry.get("disk_mb"), environment)
         return cls(None, number(entry, "model_mb", where), None, params, entry.get("disk_mb"), environment)
 
     def judge(self, result: Any, tolerance: Tolerance, context: Context) -> dict[str, Any]:
@@ -247,9 +253,7 @@ class MemoryEntry:
         if self.private is not None:
             memory, now_mb, then_mb = "private MB", result.private_mb, statistics.median(self.private)
             floor, note = noise_floor(self.private), ""
-            if len(self.private) < 2:  # a baseline from before repeated probes: its noise is unknown
-                floor, note = MEMORY_NOISE_MB, "; one probe in the baseline (--embed-baseline-update measures its noise)"
-        else:  # a baseline from before private memory, or a platform without /proc: the whole RSS it is
+        else:  # a platform without /proc: the whole RSS it is
             memory, now_mb, then_mb = "model MB", result.peak_rss_mb - result.baseline_rss_mb, self.model_mb
             floor = MEMORY_NOISE_MB
             note = "; whole RSS compared, which counts file-backed pages too (--embed-baseline-update records private MB)"
@@ -271,10 +275,8 @@ class MemoryEntry:
                     change=f"x{now[memory] / then[memory]:.3f}" if then[memory] else "", detail=detail + note)
 
 
-def _probes(entry: dict[str, Any], name: str, where: str) -> list[float] | None:
+def _probes(entry: dict[str, Any], name: str, where: str) -> list[float]:
     values = entry.get(name)
-    if values is None:
-        return None
     if not isinstance(values, list) or not values or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
         raise BaselineError(f"{where}: '{name}' must hold the probes' MB; rewrite the entry with --embed-baseline-update")
@@ -292,38 +294,5 @@ def same_install(then: dict[str, Any], now: dict[str, Any]) -> bool:
             and (then.get("versions") or {}) == (now.get("versions") or {}))
 
 
-
-@dataclass(frozen=True)
-class RetrievalEntry:
-    """nDCG@10 of every query (float32, base64), for the paired bootstrap over queries."""
-
-    KIND: ClassVar[str] = "retrieval"
-    per_query: Any  # float64 array decoded from float32
-
-    @staticmethod
-    def write(result: Any) -> dict[str, Any]:
-        record = result.to_dict()
-        return {**{name: record[name] for name in ("dataset", "split", "fingerprint", "n_queries", "n_corpus",
-                                                    "batch_size")},
-                **_rounded(record, ("ndcg_at_10", "recall_at_10", "mrr_at_10", "map_at_100"), 5),
-                "ndcg_f32": encode_floats(result.per_query_ndcg)}
-
-    @classmethod
-    def read(cls, entry: dict[str, Any], result: Any, where: str) -> RetrievalEntry:
-        text = number(entry, "ndcg_f32", where, (str,))
-        return cls(decode_floats(text, result.n_queries, where, "ndcg_f32"))
-
-    def judge(self, result: Any, tolerance: Tolerance, context: Context) -> dict[str, Any]:
-        confidence, max_drop = context.confidence, tolerance.max_drop
-        change = mean_change(self.per_query, result.per_query_ndcg, confidence=confidence, seed=context.seed)
-        failed = drop_fails(change, max_drop)  # the one accuracy convention (docs/gates.md)
-        detail = (f"a real drop ({confidence:.0%} interval below zero) beyond the tolerance of {max_drop:g} points"
-                  if failed else
-                  f"tolerance {max_drop:g} points, {confidence:.0%} paired bootstrap over {result.n_queries} queries")
-        detail += f"; resolves drops >= {drop_resolves(change, max_drop):.2f} points"
-        return dict(status=FAIL if failed else PASS, metric="nDCG@10 x100", baseline=change.baseline,
-                    current=change.current, change=f"{change.delta:+.2f} points [{change.low:+.2f}, {change.high:+.2f}]",
-                    detail=detail)
-
-
-ENTRY_TYPES: dict[str, Any] = {cls.KIND: cls for cls in (StsEntry, LatencyEntry, MemoryEntry, RetrievalEntry)}
+ENTRY_TYPES: dict[str, Any] = {**{kind.name: AccuracyEntry for kind in KINDS}, LatencyEntry.KIND: LatencyEntry,
+                               MemoryEntry.KIND: MemoryEntry}

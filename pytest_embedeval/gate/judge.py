@@ -16,6 +16,7 @@ from typing import Any
 from pytest_embedeval.gate.entries import ENTRY_TYPES, Context
 from pytest_embedeval.gate.policy import Tolerance
 from pytest_embedeval.gate.store import BaselineStore
+from pytest_embedeval.measure.registry import kind_of
 from pytest_embedeval.gate.verdict import FAIL, NO_BASELINE, SAVED, UPDATED, Verdict, verdict_for
 
 
@@ -57,8 +58,8 @@ class Gatekeeper:
 
     def _missing(self, result: Any) -> Verdict:
         model, variant = result.target.model, result.target.variant_key
-        if result.KIND == "sts":
-            prefix = f"sts:{result.dataset}/{result.split}:"
+        if kind_of(result) is not None:  # an accuracy kind: its keys name the data, then its fingerprint
+            prefix = result.entry_key().split(f":{result.fingerprint}")[0] + ":"
             others = [k for k in self.store.keys(model, variant) if k.startswith(prefix)]
             if others:
                 return verdict_for(result, FAIL, detail=(

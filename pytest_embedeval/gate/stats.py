@@ -13,53 +13,38 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from pytest_embedeval.measure.sts import average_ranks, correlations
 
 ALPHA = 0.01  # the speed gate's false-alarm rate, all spent on its second look
 MEMORY_NOISE_MB = 32.0  # private-memory growth smaller than this is allocator noise (docs/gates.md)
 
 
-def _spearman_rows(gold: Any, predicted: Any, axis: int = -1) -> Any:
-    """Spearman x100 along ``axis``, vectorised for the bootstrap's resamples."""
-    import numpy as np
-    from scipy.stats import rankdata
-
-    a = rankdata(gold, axis=axis)
-    b = rankdata(predicted, axis=axis)
-    a = a - a.mean(axis=axis, keepdims=True)
-    b = b - b.mean(axis=axis, keepdims=True)
-    return 100.0 * (a * b).sum(axis=axis) / np.sqrt((a * a).sum(axis=axis) * (b * b).sum(axis=axis))
-
-
 @dataclass(frozen=True)
 class AccuracyChange:
-    baseline: float  # Spearman x100 of the baseline's cosines
+    baseline: float  # the main score in points (Spearman x100, accuracy x100 ...) of the baseline's items
     current: float
     delta: float  # current - baseline, points
     low: float  # confidence interval of delta
     high: float
 
 
-def spearman_change(gold: Sequence[float], baseline: Sequence[float], current: Sequence[float], *,
-                    confidence: float, seed: int, resamples: int = 2000) -> AccuracyChange:
-    """Paired bootstrap of the change in Spearman over the same pairs (scipy.stats.bootstrap, BCa)."""
+def paired_change(kind: Any, shared: tuple[Any, ...], baseline: Sequence[float], current: Sequence[float], *,
+                  confidence: float, seed: int, resamples: int = 2000) -> AccuracyChange:
+    """Paired bootstrap (scipy.stats.bootstrap, BCa, seeded) of the change in an accuracy kind's main score over
+    the same items: ``kind.score(*shared, items)`` in points; ``kind.unchanged`` short-cuts to exactly zero."""
     import numpy as np
 
-    # baselines keep float32 cosines: compare at that precision, so an identical model is identical
-    g = np.asarray(gold, dtype=np.float64)
+    # baselines keep float32 per-item scores: compare at that precision, so an unchanged model is unchanged
     b, c = (np.asarray(x, dtype=np.float32).astype(np.float64) for x in (baseline, current))
-    before, after = correlations(g, b)[0], correlations(g, c)[0]
-    # Spearman sees only the order of the scores.  When both order the pairs alike (ties included), every
-    # resample gives both the same correlation: the change is exactly zero, with no resampling and no scipy
-    # import.  That is the common case of an unchanged model on another CPU: measured between an AMD EPYC
-    # and an Intel Xeon, 1,183 of 1,500 STS-B dev cosines differed (by at most 3e-7), no pair changed rank.
-    if np.array_equal(average_ranks(b), average_ranks(c)):
+    common = tuple(np.asarray(x, dtype=np.float64) for x in shared)
+    before, after = float(kind.score(*common, b)), float(kind.score(*common, c))
+    if kind.unchanged(b, c):  # no resampling, no scipy import
         return AccuracyChange(before, after, 0.0, 0.0, 0.0)
 
-    def delta(gs: Any, bs: Any, cs: Any, axis: int = -1) -> Any:
-        return _spearman_rows(gs, cs, axis) - _spearman_rows(gs, bs, axis)
+    def delta(*arrays: Any, axis: int = -1) -> Any:
+        *fixed, bs, cs = arrays
+        return kind.score(*fixed, cs, axis=axis) - kind.score(*fixed, bs, axis=axis)
 
-    low, high = _bootstrap_interval((g, b, c), delta, paired=True, confidence=confidence, seed=seed,
+    low, high = _bootstrap_interval((*common, b, c), delta, paired=True, confidence=confidence, seed=seed,
                                     resamples=resamples)
     return AccuracyChange(before, after, after - before, low, high)
 
@@ -80,6 +65,14 @@ def _bootstrap_interval(data: tuple[Any, ...], statistic: Any, *, paired: bool, 
         if np.isfinite([interval.low, interval.high]).all():
             break
     return float(interval.low), float(interval.high)
+
+
+def spearman_change(gold: Sequence[float], baseline: Sequence[float], current: Sequence[float], *,
+                    confidence: float, seed: int, resamples: int = 2000) -> AccuracyChange:
+    """The change in STS Spearman over the same pairs."""
+    from pytest_embedeval.measure.sts import KIND
+
+    return paired_change(KIND, (gold,), baseline, current, confidence=confidence, seed=seed, resamples=resamples)
 
 
 def drop_fails(change: AccuracyChange, max_drop: float) -> bool:
@@ -179,18 +172,3 @@ def _decide(shift: float, error: float, tolerance: float, final: bool, alpha: fl
         decision = "fail" if shift > limit and shift > z_fail * error else "pass"
     return Slowdown(math.exp(shift), math.exp(shift - z_interval * error), math.exp(shift + z_interval * error),
                     max(math.expm1(z_fail * error), tolerance), decision)
-
-
-def mean_change(baseline: Sequence[float], current: Sequence[float], *, confidence: float, seed: int,
-                resamples: int = 2000) -> AccuracyChange:
-    """Paired bootstrap of the change in a per-query mean (nDCG@10 x100) over the same queries (BCa, seeded)."""
-    import numpy as np
-
-    # baselines keep float32 figures: compare at that precision, so an unchanged model is unchanged
-    b, c = (100.0 * np.asarray(x, dtype=np.float32).astype(np.float64) for x in (baseline, current))
-    before, after = float(b.mean()), float(c.mean())
-    if np.array_equal(b, c):
-        return AccuracyChange(before, after, 0.0, 0.0, 0.0)
-    low, high = _bootstrap_interval((c - b,), np.mean, paired=False, confidence=confidence, seed=seed,
-                                    resamples=resamples)
-    return AccuracyChange(before, after, after - before, low, high)

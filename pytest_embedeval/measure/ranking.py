@@ -23,8 +23,8 @@ from typing import Any, Callable, ClassVar, Sequence
 
 from pytest_embedeval.core.vectors import unit_rows
 from pytest_embedeval.errors import EmbedEvalError
+from pytest_embedeval.measure.accuracy import Column, Encoder, Kind, TaskResult
 from pytest_embedeval.measure.beir import BeirSet
-from pytest_embedeval.models.targets import Targeted
 
 K_VALUES = (1, 3, 5, 10, 20, 100, 1000)
 TOP_K = 1000
@@ -95,7 +95,7 @@ def trec_scores(qrels: dict[str, dict[str, int]], run: Run,
 
 
 @dataclass(frozen=True)
-class RetrievalResult(Targeted):
+class RetrievalResult(TaskResult):
     """One retrieval evaluation of one model on one device and BEIR split."""
 
     KIND: ClassVar[str] = "retrieval"
@@ -103,12 +103,6 @@ class RetrievalResult(Targeted):
                                            "batch_size")
     JUNIT: ClassVar[tuple[str, ...]] = ("ndcg_at_10", "recall_at_10", "mrr_at_10")
 
-    model: str
-    device: str
-    dataset: str
-    split: str
-    source: str
-    fingerprint: str
     n_queries: int
     n_corpus: int
     batch_size: int
@@ -121,14 +115,13 @@ class RetrievalResult(Targeted):
     query_ids: tuple[str, ...] = field(repr=False, compare=False)
     per_query_ndcg: tuple[float, ...] = field(repr=False, compare=False)  # nDCG@10 per query, for the gate
     variant: str = ""
+    task: str = ""  # the MTEB task, when the data is one
+    prompt: str | None = None  # the prompt prepended to every text, None for none
 
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
         del record["query_ids"], record["per_query_ndcg"]
         return record
-
-    def entry_key(self) -> str:
-        return f"retrieval:{self.dataset}/{self.split}:{self.fingerprint}:bs{self.batch_size}"
 
     def assert_ndcg(self, min: float) -> RetrievalResult:  # noqa: A002 - reads as the user writes it
         __tracebackhide__ = True
@@ -164,3 +157,20 @@ def evaluate_retrieval(encode_queries: Callable[[list[str]], Any], encode_docs: 
         ndcg_at_10=means["ndcg_at_10"], recall_at_10=means["recall_at_10"], mrr_at_10=means["mrr_at_10"],
         map_at_100=means["map_at_100"], metrics=means, encode_seconds=seconds, query_ids=data.query_ids,
         per_query_ndcg=tuple(per_query[q]["ndcg_cut_10"] for q in data.query_ids))
+
+
+class RetrievalKind(Kind):
+    """BEIR retrieval: nDCG@10 per query, resampled over queries (the mean is MTEB's main score)."""
+
+    def evaluate(self, encode: Encoder, data: Any, *, model: str, device: str, batch_size: int) -> RetrievalResult:
+        return evaluate_retrieval(encode, encode, data, model=model, device=device, batch_size=batch_size)
+
+
+KIND = RetrievalKind(
+    name="retrieval", result_type=RetrievalResult, title="Retrieval (BEIR)", task_type="Retrieval", metric="nDCG@10 x100", main_score="ndcg_at_10",
+    points=100.0, per_item="per_query_ndcg", entry_items="ndcg_f32", count="n_queries", unit="queries",
+    entry_fields=("dataset", "split", "fingerprint", "n_queries", "n_corpus", "batch_size"),
+    rounded=("ndcg_at_10", "recall_at_10", "mrr_at_10", "map_at_100"),
+    columns=(Column("queries", "n_queries", None), Column("documents", "n_corpus", None),
+             Column("nDCG@10", "ndcg_at_10", 2, 100.0), Column("recall@10", "recall_at_10", 2, 100.0),
+             Column("MRR@10", "mrr_at_10", 2, 100.0)))

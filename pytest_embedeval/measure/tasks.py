@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pytest_embedeval.errors import DataError
+from pytest_embedeval.measure.accuracy import TaskInfo
 from pytest_embedeval.measure.data import StsDataset, _dataset, _row, read_file
 
 SUFFIXES = (".csv", ".tsv", ".jsonl")
@@ -32,33 +33,19 @@ STS22_SUBSETS = ("en", "de", "es", "pl", "tr", "ar", "ru", "zh", "fr", "de-en", 
                  "es-it", "de-fr", "de-pl", "fr-pl")
 
 
-@dataclass(frozen=True)
-class StsTask:
-    """One MTEB STS task's metadata."""
-
-    name: str
-    hub_id: str
-    revision: str
-    split: str = "test"
-    subsets: tuple[str, ...] = ()  # language subsets; () for a monolingual task
-    english: str = ""  # the subset MTEB's English benchmarks use
-    min_score: float = 0.0
-    max_score: float = 5.0
-
-
-STS_TASKS: dict[str, StsTask] = {task.name: task for task in (
-    StsTask("STSBenchmark", "mteb/stsbenchmark-sts", "b0fddb56ed78048fa8b90373c8a3cfc37b684831"),
-    StsTask("STS12", "mteb/sts12-sts", "a0d554a64d88156834ff5ae9920b964011b16384"),
-    StsTask("STS13", "mteb/sts13-sts", "7e90230a92c190f1bf69ae9002b8cea547a64cca"),
-    StsTask("STS14", "mteb/sts14-sts", "6031580fec1f6af667f0bd2da0a551cf4f0b2375"),
-    StsTask("STS15", "mteb/sts15-sts", "ae752c7c21bf194d8b67fd573edf7ae58183cbe3"),
-    StsTask("STS16", "mteb/sts16-sts", "4d8694f8f0e0100860b497b999b3dbed754a0513"),
-    StsTask("SICK-R", "mteb/sickr-sts", "20a6d6f312dd54037fe07a32d58e5e168867909d"),
-    StsTask("BIOSSES", "mteb/biosses-sts", "d3fb88f8f02e40887cd149695127462bbcf29b4a"),
-    StsTask("STS17", "mteb/sts17-crosslingual-sts", "faeb762787bd10488a50c8b5be4a3b82e411949c",
-            subsets=STS17_SUBSETS, english="en-en"),
-    StsTask("STS22", "mteb/sts22-crosslingual-sts", "de9d86b3b84231dc21f76c7b7af1f28e2f57f6e3",
-            subsets=STS22_SUBSETS, english="en", min_score=1.0, max_score=4.0),
+STS_TASKS: dict[str, TaskInfo] = {task.name: task for task in (
+    TaskInfo("STSBenchmark", "mteb/stsbenchmark-sts", "b0fddb56ed78048fa8b90373c8a3cfc37b684831"),
+    TaskInfo("STS12", "mteb/sts12-sts", "a0d554a64d88156834ff5ae9920b964011b16384"),
+    TaskInfo("STS13", "mteb/sts13-sts", "7e90230a92c190f1bf69ae9002b8cea547a64cca"),
+    TaskInfo("STS14", "mteb/sts14-sts", "6031580fec1f6af667f0bd2da0a551cf4f0b2375"),
+    TaskInfo("STS15", "mteb/sts15-sts", "ae752c7c21bf194d8b67fd573edf7ae58183cbe3"),
+    TaskInfo("STS16", "mteb/sts16-sts", "4d8694f8f0e0100860b497b999b3dbed754a0513"),
+    TaskInfo("SICK-R", "mteb/sickr-sts", "20a6d6f312dd54037fe07a32d58e5e168867909d"),
+    TaskInfo("BIOSSES", "mteb/biosses-sts", "d3fb88f8f02e40887cd149695127462bbcf29b4a"),
+    TaskInfo("STS17", "mteb/sts17-crosslingual-sts", "faeb762787bd10488a50c8b5be4a3b82e411949c",
+             subsets=STS17_SUBSETS, default_subset="en-en"),
+    TaskInfo("STS22", "mteb/sts22-crosslingual-sts", "de9d86b3b84231dc21f76c7b7af1f28e2f57f6e3",
+             subsets=STS22_SUBSETS, default_subset="en", params={"min_score": 1.0, "max_score": 4.0}),
 )}
 
 
@@ -66,7 +53,7 @@ STS_TASKS: dict[str, StsTask] = {task.name: task for task in (
 class TaskSpec:
     """A task and (for a multilingual one) its subset, as written on the command line."""
 
-    task: StsTask
+    task: TaskInfo
     subset: str = ""
 
     @property
@@ -81,35 +68,35 @@ def known_names() -> str:
 
 def parse_task(text: str) -> TaskSpec:
     """``STS13`` or ``STS17:en-en``; ValueError naming the known tasks (or subsets) otherwise."""
-    name, _, subset = text.strip().partition(":")
+    text = text.strip()
+    name, _, subset = text.partition(":") if ":" in text else text.partition(".")  # STS17:en-en or STS17.en-en
     task = STS_TASKS.get(name)
     if task is None:
         raise ValueError(f"unknown STS task {name!r}; MTEB's STS tasks are {known_names()}")
-    if subset and subset not in task.subsets:
-        if not task.subsets:
-            raise ValueError(f"{name} has no language subsets (write {name})")
-        raise ValueError(f"{name} has no subset {subset!r}; its subsets are {', '.join(task.subsets)}")
-    return TaskSpec(task, subset or task.english)
+    return TaskSpec(task, task.subset_of(subset))
 
 
 def task_file(folder: Path, spec: TaskSpec) -> Path:
-    """The task's file in a local folder, or a DataError naming every name looked for."""
+    """The task's file in a local folder (``STS13.csv``, or ``STS13/test.csv`` as --embed-task-path lays tasks
+    out), also one level down (``mteb-sts/STS13.csv``); else a DataError naming every name looked for."""
     stems = [f"{spec.task.name}.{spec.subset}", f"{spec.task.name}-{spec.subset}"] if spec.subset else [
         spec.task.name]
-    candidates = [folder / f"{stem}{suffix}" for stem in stems for suffix in SUFFIXES]
+    names = [f"{stem}{suffix}" for stem in stems for suffix in SUFFIXES]
+    names += [f"{stem}/{spec.task.split}{suffix}" for stem in stems for suffix in SUFFIXES]
     if spec.task.name == "STSBenchmark":
-        candidates.append(folder / "sts-test.csv")
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise DataError(f"{folder}: no file for STS task {spec.label} (looked for "
-                    f"{', '.join(c.name for c in candidates)})")
+        names.append("sts-test.csv")
+    for base in [folder] + sorted(path for path in folder.iterdir() if path.is_dir()):
+        for name in names:
+            if (base / name).is_file():
+                return base / name
+    raise DataError(f"{folder}: no file for STS task {spec.label} (looked for {', '.join(names)}, "
+                    "in it and in its subfolders)")
 
 
 def load_task_local(folder: Path, spec: TaskSpec) -> StsDataset:
     if not folder.is_dir():
-        raise DataError(f"--embed-sts-path {folder} must be a folder holding one file per STS task "
-                        f"(STS13.csv ...) when --embed-sts-tasks is given")
+        raise DataError(f"{folder} must be a folder holding one file per STS task (STS13.csv ...) or one "
+                        "subfolder per task (STS13/test.csv ...)")
     file = task_file(folder, spec)
     return replace(_dataset(spec.label, spec.task.split, str(file), read_file(file)), task=True)
 

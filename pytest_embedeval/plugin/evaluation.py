@@ -20,7 +20,7 @@ from pytest_embedeval.measure.data import StsDataset
 from pytest_embedeval.measure.latency import LatencyResult, make_inputs, measure_latency, more_windows
 from pytest_embedeval.measure.memory import MemoryResult, measure_memory
 from pytest_embedeval.measure.sts import StsResult, evaluate_sts
-from pytest_embedeval.models.prompts import folder_prompts, sts_prompt
+from pytest_embedeval.models.prompts import folder_prompts, prompt_for, sts_prompt
 from pytest_embedeval.models.targets import EmbedTarget, local_folder, resolve_device
 from pytest_embedeval.plugin.run import Resources, TestRecorder
 
@@ -123,6 +123,27 @@ class EmbedEval:
 
         result = self.resources.memoise(("retrieval", self.target, data.source, data.split, data.fingerprint, size),
                                         measure)
+        self.recorder.record(result)
+        return result
+
+    def task(self, name: str, *, batch_size: int | None = None) -> Any:
+        """The MTEB task ``name`` (``Banking77Classification``, ``SIB200ClusteringS2S.eng_Latn``, ``STS13`` ...)
+        scored as MTEB scores its kind; compared with its baseline like every accuracy measurement."""
+        spec, data = self.resources.task_data(name)
+        kind = spec.kind
+        size = batch_size or self.resources.settings.batch_size
+        _, prompt = prompt_for(self.prompts(), spec.info.name, kind.task_type, None)
+
+        def measure() -> Any:
+            seconds: list[float] = []
+            encode = self.encoder(size, seconds, prompt)
+            with self.resources.lock.encoding():
+                result = kind.evaluate(encode, data, model=self.target.model.name, device=self.device,
+                                       batch_size=size)
+            return replace(result, variant=self.target.variant, prompt=prompt, task=spec.label,
+                           encode_seconds=sum(seconds) if seconds else None)
+
+        result = self.resources.memoise((kind.name, self.target, spec.label, data.fingerprint, size, prompt), measure)
         self.recorder.record(result)
         return result
 

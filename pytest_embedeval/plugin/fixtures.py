@@ -124,3 +124,31 @@ def retrieval_set(request: pytest.FixtureRequest) -> Any:
 def embed_model(embed_eval: EmbedEval) -> Any:
     """The loaded SentenceTransformer, shared by every test of the session."""
     return embed_eval.model
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``<kind>_task`` (sts_task, classification_task ...): the --embed-tasks of that kind, or one skip with the
+    reason (here, not on the plugin object, which exists only when a run does)."""
+    if not any(name.endswith("_task") for name in metafunc.fixturenames):
+        return
+    from pytest_embedeval.measure.registry import KINDS, parse_task
+
+    run = metafunc.config.stash.get(RUN, None)
+    owners = {}
+    for task in (run.settings.tasks or ()) if run is not None else ():
+        try:  # checked when the run was built
+            owners[task] = parse_task(task, run.settings.task_path).kind
+        except ValueError:
+            pass
+    for kind in KINDS:
+        name = f"{kind.name}_task"
+        if name not in metafunc.fixturenames or any(name in str(m.args[:1]) for m in metafunc.definition.iter_markers(
+                "parametrize")):
+            continue
+        mine = [task for task, owner in owners.items() if owner is kind]
+        if not mine:
+            known = ", ".join(task.name for task in kind.tasks[:3]) or "TASK"
+            reason = NO_MODELS if run is None else (
+                f"no {kind.title} task: pass --embed-tasks={known}... (or set embed_tasks in the ini file)")
+            mine = [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-task")]
+        metafunc.parametrize(name, mine)

@@ -31,7 +31,8 @@ class AcceptanceItem(pytest.Item):
         recorder = TestRecorder(run.recording, state, gate=False)  # acceptance compares the two, not baselines
         evals = [EmbedEval(run.resources, target, settings.sts_splits[0], recorder) for target in run.acceptance_targets]
         return evaluate_upgrade(*evals, run.recording.default_tolerance, confidence=settings.confidence,
-                                seed=settings.seed, timing=run.resources.timing, batch_size=settings.batch_size)
+                                seed=settings.seed, timing=run.resources.timing, batch_size=settings.batch_size,
+                                tasks=settings.tasks or ())
 
     @property
     def device(self) -> str:
@@ -44,12 +45,10 @@ class AcceptanceItem(pytest.Item):
         reason = device_unavailable(self.device)
         if reason:
             pytest.skip(reason)
-        result = self.evaluate()
-        table = acceptance_table(result)
-        results = self.embed_run.recording.results
-        results.acceptance = [*results.acceptance, *([""] if results.acceptance else []), *table]
-        if not result.accepted:
-            raise AcceptanceRejected("\n".join(table))
+        result = self.evaluate().to_dict()  # the verdict travels as data; tables render it
+        self.embed_run.recording.results.acceptance.append(result)
+        if not result["accepted"]:
+            raise AcceptanceRejected("\n".join(acceptance_table(result)))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, AcceptanceRejected):

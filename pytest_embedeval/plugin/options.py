@@ -176,17 +176,26 @@ def choice(*values: str) -> Callable[[str], str]:
     return parse
 
 
-def _task_names(raw: str) -> tuple[str, ...]:
-    from pytest_embedeval.measure.tasks import parse_task
+def task_names(any_kind: bool) -> Callable[[str], tuple[str, ...]]:
+    """MTEB task names, each checked (ValueError names the known ones): against every kind of the registry,
+    written as their labels (``STS17.en-en`` -> ``STS17:en-en``), or (``--embed-sts-tasks``) STS's alone."""
 
-    def why_not(name: str) -> str | None:
-        try:
-            parse_task(name)
-        except ValueError as exc:
-            return str(exc)
-        return None
+    def parse(raw: str) -> tuple[str, ...]:
+        from pytest_embedeval.measure import registry, tasks
 
-    return checked_list(why_not)(raw)
+        parse_task = registry.parse_task if any_kind else tasks.parse_task
+
+        def why_not(name: str) -> str | None:
+            try:
+                parse_task(name)
+            except ValueError as exc:
+                return str(exc)
+            return None
+
+        names = checked_list(why_not)(raw)
+        return tuple(dict.fromkeys(parse_task(name).label for name in names)) if any_kind else names
+
+    return parse
 
 
 def _one_split(raw: str) -> str:
@@ -285,7 +294,7 @@ OPTIONS: tuple[Option, ...] = (
            _limits, metavar="LIMITS"),
     Option("sts_tasks", "MTEB STS tasks by name (STSBenchmark, STS12-16, SICK-R, BIOSSES, STS17[:en-en], "
            "STS22[:en]): sts_dataset is parametrized over them instead of the splits; with --embed-sts-path, a "
-           "folder holding one file per task (STS13.csv ...)", _task_names, metavar="TASK[,TASK...]"),
+           "folder holding one file per task (STS13.csv ...)", task_names(any_kind=False), metavar="TASK[,TASK...]"),
     Option("retrieval_path", "a retrieval set in BEIR format: a folder with corpus.jsonl, queries.jsonl and "
            "qrels/<split>.tsv, or hub:ORG/NAME (read through datasets)", parse_text, metavar="PATH|hub:ID",
            env="EMBEDEVAL_RETRIEVAL_PATH"),
@@ -298,6 +307,12 @@ OPTIONS: tuple[Option, ...] = (
            bounded_int(2, 1000), 6, metavar="N"),
     Option("incumbent_timeout", "stack-upgrade acceptance: seconds one process of either environment may take "
            "(default: 600)", positive_number, 600.0, metavar="S"),
+    Option("tasks", "MTEB tasks by name, of any kind (Banking77Classification, SIB200ClusteringS2S.eng_Latn, "
+           "STS13 ...), a subset after a dot: the tests asking for <kind>_task (classification_task ...) are "
+           "parametrized over them", task_names(any_kind=True), metavar="TASK[,TASK...]"),
+    Option("task_path", "a folder holding one subfolder per MTEB task (Banking77Classification/train.csv, "
+           "test.csv ...); without it tasks come from the hub at MTEB's pinned revisions", parse_text,
+           metavar="PATH", path=True, env="EMBEDEVAL_TASK_PATH"),
 )
 
 
@@ -346,6 +361,8 @@ class Settings:
     incumbent_env: str | None = None  # an interpreter: a path (absolute by now) or a name on PATH
     incumbent_processes: int = 6
     incumbent_timeout: float = 600.0
+    tasks: tuple[str, ...] | None = None  # MTEB task labels (--embed-tasks)
+    task_path: Path | None = None
 
 
 def add_options(parser: pytest.Parser) -> None:

@@ -54,6 +54,24 @@ class Resources:
 
         return self.memoise(("task", name), lambda: load_task(self.settings.sts_path, name))
 
+    def task_data(self, name: str) -> Any:
+        """The data of the MTEB task ``name`` (``--embed-tasks``), from --embed-task-path or the hub, loaded once."""
+        from pytest_embedeval.errors import DataError
+        from pytest_embedeval.measure.registry import parse_task
+
+        try:
+            spec = parse_task(name)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+
+        def load() -> Any:
+            try:
+                return spec.kind.load(spec, self.settings.task_path)
+            except OSError as exc:  # unreadable file or folder: name it, no traceback
+                raise DataError(f"{exc.filename or self.settings.task_path}: {exc.strerror or exc}") from None
+
+        return spec, self.memoise(("task-data", spec.label), load)
+
     def retrieval_set(self, location: str | None = None, split: str | None = None) -> Any:
         """A BEIR retrieval set (``--embed-retrieval-path``, or ``location``), loaded once per session."""
         from pytest_embedeval.errors import DataError

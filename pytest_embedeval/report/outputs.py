@@ -16,8 +16,8 @@ from pytest_embedeval.models.targets import TargetKey
 from pytest_embedeval.measure.hybrid import HybridResult
 from pytest_embedeval.report.records import RunResults
 from pytest_embedeval.report.selection import cost_table, prompt_table
-from pytest_embedeval.report.tables import (hybrid_table, latency_table, sts_table, target_table, verdict_table)
-from pytest_embedeval.report.tables import task_mean_table, task_means
+from pytest_embedeval.report.tables import (acceptance_table, hybrid_table, kind_tables, latency_table, target_table,
+                                            task_mean_table, task_means, verdict_table)
 
 REPORT_SCHEMA = "pytest-embedeval/report/1"
 
@@ -28,7 +28,7 @@ def write_report(path: Path, results: RunResults, environment: dict[str, Any],
     write_json_atomic(path, {"schema": REPORT_SCHEMA, "environment": environment, "results": results.records,
                              "baseline_verdicts": [v.to_dict() for v in results.verdicts],
                              "acceptance": list(results.acceptance), "hybrid": results.hybrids,
-                             "sts_task_means": task_means(results.records), "model_loads": results.loads,
+                             "task_means": task_means(results.records), "model_loads": results.loads,
                              **(extra or {})})
 
 
@@ -68,8 +68,8 @@ def markdown_summary(results: RunResults, batch_size: int) -> str:
     """The run as Markdown, for $GITHUB_STEP_SUMMARY or a pull-request comment."""
     records, verdicts = results.records, [v.to_dict() for v in results.verdicts]
     out = [f"## pytest-embedeval: {markdown_title(results)}", ""]
-    for heading, table in (("Models", target_table(records, batch_size)), ("STS", sts_table(records)),
-                           ("Mean over MTEB STS tasks", task_mean_table(records)),
+    for heading, table in (("Models", target_table(records, batch_size)), *kind_tables(records),
+                           ("Mean over MTEB tasks", task_mean_table(records)),
                            ("Prompts", prompt_table(records)), ("Throughput and cost", cost_table(records)),
                            ("Baseline comparison", verdict_table(verdicts))):
         if table is not None:
@@ -82,7 +82,7 @@ def markdown_summary(results: RunResults, batch_size: int) -> str:
     if results.rejected:
         out.append("- **acceptance: REJECT** (model or stack upgrade; table below)")
     if results.acceptance:
-        out += ["", "```", *results.acceptance, "```"]
+        out += ["", "```", *acceptance_table(results.acceptance), "```"]
     hybrids = hybrid_lines(results)
     if hybrids:
         out += ["", "```", *hybrids[1:], "```"]
@@ -101,7 +101,7 @@ def write_markdown(path: Path, text: str, append: bool) -> None:
 def summary_lines(results: RunResults, batch_size: int) -> list[str]:
     """The terminal summary: targets side by side, the latency sweep, STS, verdicts, acceptance, hybrids."""
     records = results.records
-    tables = [target_table(records, batch_size), latency_table(records), sts_table(records),
+    tables = [target_table(records, batch_size), latency_table(records), *(t for _, t in kind_tables(records)),
               task_mean_table(records), prompt_table(records), cost_table(records),
               verdict_table([v.to_dict() for v in results.verdicts])]
     lines: list[str] = []
@@ -109,7 +109,7 @@ def summary_lines(results: RunResults, batch_size: int) -> list[str]:
         if table is not None:
             lines += ["", *table.text()]
     if results.acceptance:
-        lines += ["", *results.acceptance]
+        lines += ["", *acceptance_table(results.acceptance)]
     if results.loads:
         lines += ["", "model loads: " + "; ".join(
             f"{target} {sum(workers.values())} ({', '.join(f'{w} {n}' for w, n in sorted(workers.items()))})"

@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 from pytest_embedeval.gate.verdict import Verdict
 from pytest_embedeval.measure import RESULT_TYPES
+from pytest_embedeval.measure.registry import kind_of
 
 
 class ResultsMessage(TypedDict):
@@ -23,7 +24,7 @@ class ResultsMessage(TypedDict):
     records: list[dict[str, Any]]
     verdicts: list[dict[str, Any]]
     hybrids: list[dict[str, Any]]
-    acceptance: list[str]
+    acceptance: dict[str, Any] | None
     budget_misses: list[str]
     loads: dict[str, dict[str, int]]
 
@@ -40,7 +41,7 @@ class RunResults:
     _records: dict[str, dict[str, Any]] = field(default_factory=dict)
     _verdicts: dict[tuple[str, str, str], Verdict] = field(default_factory=dict)
     _hybrids: dict[str, dict[str, Any]] = field(default_factory=dict)
-    acceptance: list[str] = field(default_factory=list)  # the verdict table of --embed-candidate
+    acceptance: dict[str, Any] | None = None  # the --embed-candidate verdict (AcceptanceResult.to_dict())
     budget_misses: list[str] = field(default_factory=list)  # "<test id>: <budget missed>", from embed_budget
     loads: dict[str, dict[str, int]] = field(default_factory=dict)  # target id -> worker -> model loads
 
@@ -52,6 +53,9 @@ class RunResults:
     def add(self, result: Any) -> dict[str, Any]:
         """Record a result; returns its record."""
         record = {"kind": result.KIND, **result.to_dict()}
+        kind = kind_of(result)
+        if kind is not None:  # MTEB's main score as MTEB reports it: a 0-1 figure
+            record["main_score"] = kind.main(record) / 100.0
         self._records[record_key(record)] = record
         return record
 
@@ -76,7 +80,7 @@ class RunResults:
 
     def message(self) -> ResultsMessage:
         return {"records": self.records, "verdicts": [v.to_dict() for v in self.verdicts], "hybrids": self.hybrids,
-                "acceptance": list(self.acceptance), "budget_misses": list(self.budget_misses),
+                "acceptance": self.acceptance, "budget_misses": list(self.budget_misses),
                 "loads": self.loads}
 
     def merge(self, message: ResultsMessage) -> None:
@@ -87,7 +91,7 @@ class RunResults:
         for hybrid in message.get("hybrids") or []:
             self.add_hybrid(hybrid)
         if message.get("acceptance"):
-            self.acceptance = list(message["acceptance"])
+            self.acceptance = message["acceptance"]
         self.budget_misses += message.get("budget_misses") or []
         for target, workers in (message.get("loads") or {}).items():
             for worker, count in workers.items():
@@ -96,4 +100,4 @@ class RunResults:
     @property
     def rejected(self) -> bool:
         """The acceptance check said REJECT."""
-        return any(line.startswith("verdict: REJECT") for line in self.acceptance)
+        return self.acceptance is not None and not self.acceptance["accepted"]

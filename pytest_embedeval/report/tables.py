@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_embedeval.core.formatting import figure_or_dash
+from pytest_embedeval.measure.accuracy import Column, Kind
+from pytest_embedeval.measure.registry import KINDS, kind_of
 from pytest_embedeval.models.targets import TargetKey
 
 
@@ -48,17 +50,35 @@ def _first(records: list[dict[str, Any]], kind: str, target: str, prefer: dict[s
 
 
 def by_target(records: list[dict[str, Any]], batch_size: int) -> list[tuple[str, dict, dict, dict]]:
-    """(target, latency, memory, sts) per model x device x variant: the run's batch size and short inputs
-    preferred, ``{}`` where a kind was not measured."""
+    """(target, latency, memory, accuracy) per model x device x variant: the run's batch size and short inputs
+    preferred, ``{}`` where a kind was not measured; ``accuracy`` maps each accuracy kind measured to its
+    first record."""
     prefer = {"batch_size": batch_size, "length": "short"}
-    return [(target, _first(records, "latency", target, prefer), _first(records, "memory", target, prefer),
-             _first(records, "sts", target, {})) for target in sorted({who(r) for r in records})]
+    rows = []
+    for target in sorted({who(r) for r in records}):
+        accuracy = {kind.name: _first(records, kind.name, target, {}) for kind in KINDS}
+        rows.append((target, _first(records, "latency", target, prefer), _first(records, "memory", target, prefer),
+                     {name: record for name, record in accuracy.items() if record}))
+    return rows
+
+
+def main_column(kind: Kind) -> Column:
+    """The column of a kind's main score (its header names the score in the target table)."""
+    return next(c for c in kind.columns if c.field == kind.main_score)
+
+
+def cell(column: Column, record: dict[str, Any]) -> str:
+    value = record.get(column.field)
+    if value is None or column.digits is None:
+        return "-" if value is None else str(value)
+    return figure_or_dash(value * column.scale, column.digits)
 
 
 def target_table(records: list[dict[str, Any]], batch_size: int) -> Table | None:
-    """One row per model x device x variant: size, memory, latency and accuracy side by side."""
+    """One row per model x device x variant: size, memory, latency and each accuracy kind's main score."""
+    measured = [kind for kind in KINDS if any(r["kind"] == kind.name for r in records)]
     rows = []
-    for target, latency, memory, sts in by_target(records, batch_size):
+    for target, latency, memory, accuracy in by_target(records, batch_size):
         params, weights = memory.get("params"), memory.get("weight_mb")
         rows.append([
             target, "-" if params is None else f"{params / 1e6:.1f}M",
@@ -66,12 +86,13 @@ def target_table(records: list[dict[str, Any]], batch_size: int) -> Table | None
             figure_or_dash(memory.get("peak_rss_mb"), 0), figure_or_dash(memory.get("private_mb"), 0),
             str(latency.get("batch_size", "-")),
             figure_or_dash(latency.get("p50_ms"), 1), figure_or_dash(latency.get("p95_ms"), 1),
-            figure_or_dash(latency.get("sentences_per_s"), 0), figure_or_dash(sts.get("spearman")),
+            figure_or_dash(latency.get("sentences_per_s"), 0),
+            *(cell(main_column(kind), accuracy.get(kind.name, {})) for kind in measured),
         ])
     if not rows:
         return None
     return Table(["model", "params", "weights MB", "disk MB", "peak MB", "private MB", "batch", "p50 ms", "p95 ms",
-                  "sent/s", "spearman"], rows)
+                  "sent/s", *(main_column(kind).header for kind in measured)], rows)
 
 
 def latency_table(records: list[dict[str, Any]]) -> Table | None:
@@ -86,32 +107,39 @@ def latency_table(records: list[dict[str, Any]]) -> Table | None:
                  rows)
 
 
-def sts_table(records: list[dict[str, Any]]) -> Table | None:
-    rows = [[who(r), f"{r['dataset']}/{r['split']}", str(r["n_pairs"]),
-             figure_or_dash(r["spearman"]), figure_or_dash(r["pearson"]),
+def kind_table(kind: Kind, records: list[dict[str, Any]]) -> Table | None:
+    """Every measurement of one accuracy kind: the data, the kind's own columns, the encode time."""
+    rows = [[who(r), f"{r['dataset']}/{r['split']}", *(cell(c, r) for c in kind.columns),
              "cache" if r["encode_seconds"] is None else figure_or_dash(r["encode_seconds"], 1)]
-            for r in records if r["kind"] == "sts"]
+            for r in records if r["kind"] == kind.name]
     if not rows:
         return None
-    return Table(["model", "data", "pairs", "spearman", "pearson", "encode s"], rows)
+    return Table(["model", "data", *(c.header for c in kind.columns), "encode s"], rows)
+
+
+def kind_tables(records: list[dict[str, Any]]) -> list[tuple[str, Table]]:
+    """(title, table) of every accuracy kind the run measured, in the registry's order."""
+    tables = [(kind.title, kind_table(kind, records)) for kind in KINDS]
+    return [(title, table) for title, table in tables if table is not None]
 
 
 def task_means(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The mean Spearman over the MTEB STS tasks (``--embed-sts-tasks``) each target was scored on."""
+    """Each target's mean main score (points) over the MTEB tasks it was scored on, as MTEB averages them."""
     scored: dict[str, dict[str, float]] = {}
     for record in records:
-        if record["kind"] == "sts" and record.get("task"):
-            scored.setdefault(who(record), {})[record["task"]] = record["spearman"]
+        kind = kind_of(record)
+        if kind is not None and record.get("task"):
+            scored.setdefault(who(record), {})[record["task"]] = kind.main(record)
     return [{"target": target, "tasks": sorted(tasks), "n_tasks": len(tasks),
-             "mean_spearman": sum(tasks.values()) / len(tasks)} for target, tasks in sorted(scored.items())]
+             "mean_main_score": sum(tasks.values()) / len(tasks)} for target, tasks in sorted(scored.items())]
 
 
 def task_mean_table(records: list[dict[str, Any]]) -> Table | None:
-    rows = [[mean["target"], str(mean["n_tasks"]), ", ".join(mean["tasks"]), figure_or_dash(mean["mean_spearman"])]
+    rows = [[mean["target"], str(mean["n_tasks"]), ", ".join(mean["tasks"]), figure_or_dash(mean["mean_main_score"])]
             for mean in task_means(records)]
     if not rows:
         return None
-    return Table(["model", "tasks", "MTEB STS tasks", "mean spearman"], rows)
+    return Table(["model", "tasks", "MTEB tasks", "mean main score"], rows)
 
 
 def verdict_table(verdicts: list[dict[str, Any]]) -> Table | None:
@@ -123,13 +151,16 @@ def verdict_table(verdicts: list[dict[str, Any]]) -> Table | None:
     return Table(["model", "measurement", "verdict", "metric", "baseline", "now", "change [interval]"], rows)
 
 
-def acceptance_table(result: Any) -> list[str]:
-    """The model-upgrade verdict: one row per criterion, then the verdict and its reasons."""
-    rows = [[c.name, c.incumbent, c.candidate, c.change, c.limit, "ok" if c.ok else "FAIL"] for c in result.criteria]
+def acceptance_table(result: dict[str, Any]) -> list[str]:
+    """An acceptance verdict (``AcceptanceResult.to_dict()``): one row per criterion, the verdict, its reasons."""
+    criteria = result["criteria"]
+    rows = [[c["name"], c["incumbent"], c["candidate"], c["change"], c["limit"], "ok" if c["ok"] else "FAIL"]
+            for c in criteria]
     table = Table(["criterion", "incumbent", "candidate", "change [interval]", "limit", "result"], rows)
-    lines = [f"{result.kind} acceptance: candidate {result.candidate} vs incumbent {result.incumbent} "
-             f"on {result.device}", *table.text(), *result.notes]
-    lines.append(f"verdict: {result.verdict}" + "".join(f"\n  - {reason}" for reason in result.reasons()))
+    lines = [f"{result['kind']} acceptance: candidate {result['candidate']} vs incumbent {result['incumbent']} "
+             f"on {result['device']}", *table.text(), *result["notes"]]
+    reasons = [f"{c['name']} {c['change']} is outside the limit {c['limit']}" for c in criteria if not c["ok"]]
+    lines.append(f"verdict: {result['verdict']}" + "".join(f"\n  - {reason}" for reason in reasons))
     return lines
 
 

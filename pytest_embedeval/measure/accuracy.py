@@ -1,0 +1,179 @@
+"""What every accuracy kind (a task type: STS, retrieval, classification ...) offers the rest of the package.
+
+A kind is one module in ``measure/``: its data, its evaluation into a frozen
+result with per-item scores, and one :class:`Kind` object describing it.
+:data:`measure.registry.KINDS` lists them; the gate (``entries.AccuracyEntry``),
+the reports (tables, selection, trade-off, JUnit, JSON) and the plugin
+(``--embed-tasks``, ``embed_eval.task``) iterate that list and never ask which
+kind they hold.  How to add one: docs/kinds.md.
+
+Every kind is gated the same way: its baseline keeps the per-item scores
+(float32), and the gate bootstraps the change of the main score over the same
+items (``gate.stats.paired_change``) with ``Kind.score``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+from pytest_embedeval.errors import DataError
+from pytest_embedeval.models.targets import Targeted
+
+Encoder = Callable[[list[str]], Any]  # texts -> 2-D float array, one row per text
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a kind's table: ``header``, the record field, and how it is shown."""
+
+    header: str
+    field: str
+    digits: int | None = 2  # None: the value as text
+    scale: float = 1.0  # 100: a 0-1 figure shown in points
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """An MTEB task of a kind: where it lives on the hub (pinned), which split MTEB scores, its parameters."""
+
+    name: str
+    hub_id: str
+    revision: str
+    split: str = "test"
+    subsets: tuple[str, ...] = ()  # language subsets; () for a monolingual task
+    default_subset: str = ""  # the subset MTEB's English benchmarks use
+    params: dict[str, Any] = field(default_factory=dict, compare=False)  # samples_per_label, train split ...
+
+    def subset_of(self, subset: str) -> str:
+        """The subset asked for (checked), or the default; ValueError names the known ones."""
+        if subset and subset not in self.subsets:
+            if not self.subsets:
+                raise ValueError(f"{self.name} has no language subsets (write {self.name})")
+            raise ValueError(f"{self.name} has no subset {subset!r}; its subsets are {', '.join(self.subsets)}")
+        return subset or self.default_subset
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task as written on the command line: its kind, its metadata and its subset."""
+
+    kind: Any  # Kind
+    info: TaskInfo
+    subset: str = ""
+
+    @property
+    def label(self) -> str:
+        """The name in test ids, reports and baseline keys: ``Banking77Classification``, ``SIB200...S2S.eng_Latn``."""
+        return f"{self.info.name}{self.kind.subset_sep}{self.subset}" if self.subset else self.info.name
+
+
+@dataclass(frozen=True)
+class TaskResult(Targeted):
+    """What every accuracy result shares: what was scored, where, and its baseline entry's key.
+
+    A kind's result adds ``KIND``, ``IDENTITY``, ``JUNIT``, its scores (the per-item ones with
+    ``field(repr=False, compare=False)``), ``batch_size``, ``encode_seconds``, ``variant``, ``prompt`` and
+    ``task``, and a ``to_dict()`` without the per-item scores."""
+
+    KIND: ClassVar[str] = ""
+    model: str
+    device: str
+    dataset: str
+    split: str
+    source: str
+    fingerprint: str
+
+    def entry_key(self) -> str:
+        """Its baseline entry: the data (name, split, content), the batch size and the prompt, if any."""
+        key = f"{self.KIND}:{self.dataset}/{self.split}:{self.fingerprint}:bs{getattr(self, 'batch_size')}"
+        prompt = getattr(self, "prompt", None)
+        if prompt:  # a changed prompt is a different measurement; no prompt keeps the plain key
+            from pytest_embedeval.models.prompts import prompt_digest
+
+            key += f":prompt-{prompt_digest(prompt)}"
+        return key
+
+    def at_least(self, metric: str, points: float, minimum: float) -> None:
+        """The assertion behind ``assert_<score>(min=...)``: points below ``minimum`` fail, naming model and data."""
+        __tracebackhide__ = True  # the failure points at the user's line, not ours
+        if not points >= minimum:
+            raise AssertionError(f"{metric} {points:.2f} is below the minimum {minimum:.2f} for model {self.model} "
+                                 f"on {self.device}, {self.dataset}/{self.split}")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """An accuracy kind, described as data; a kind whose score is not a mean of its items overrides ``score``."""
+
+    name: str  # the result's KIND, the first part of its baseline keys
+    result_type: Any  # its frozen result class (a TaskResult)
+    title: str  # the heading of its table: "STS", "Classification"
+    task_type: str  # MTEB's task type (prompts are looked up by it): "STS", "Classification"
+    metric: str  # the main score as shown in verdicts: "Spearman", "accuracy x100"
+    main_score: str  # the result field holding MTEB's main score
+    points: float  # main score x points = points (the gate's unit): 100 for a 0-1 score, 1 for one already x100
+    per_item: str  # the result field with the per-item scores the gate resamples
+    count: str  # the result field counting them ("n_pairs")
+    unit: str  # what they are ("pairs", "test rows")
+    entry_fields: tuple[str, ...]  # result fields a baseline entry keeps as they are
+    rounded: tuple[str, ...]  # result fields it keeps rounded to ``digits``
+    columns: tuple[Column, ...]  # its table, after the model column
+    entry_items: str = ""  # the per-item scores' name in a baseline entry (default: per_item + "_f32")
+    digits: int = 5
+    tasks: tuple[TaskInfo, ...] = ()  # the MTEB tasks of this kind, by name
+    subset_sep: str = "."  # between task and subset in a task's label
+
+    @property
+    def items_name(self) -> str:
+        return self.entry_items or f"{self.per_item}_f32"
+
+    def task(self, name: str) -> TaskInfo | None:
+        return next((task for task in self.tasks if task.name == name), None)
+
+    def main(self, record: dict[str, Any]) -> float | None:
+        """The main score of a record (or a result's ``to_dict()``) in points, None when absent."""
+        value = record.get(self.main_score)
+        return None if value is None else value * self.points
+
+    def shared(self, result: Any) -> tuple[Any, ...]:
+        """Arrays ``score`` needs besides the per-item scores, the same on both sides (STS: the gold scores)."""
+        return ()
+
+    def score(self, *arrays: Any, axis: int = -1) -> Any:
+        """The main score in points from ``shared`` then the per-item scores, vectorised along ``axis``."""
+        import numpy as np
+
+        return 100.0 * np.mean(arrays[-1], axis=axis)
+
+    def unchanged(self, before: Any, after: Any) -> bool:
+        """True when the main score cannot differ on any resample: the gate then reports exactly zero."""
+        import numpy as np
+
+        return bool(np.array_equal(before, after))
+
+    def load(self, spec: TaskSpec, folder: Path | None) -> Any:
+        """The data of a task named on the command line: from ``folder`` (one subfolder per task), else the hub."""
+        raise DataError(f"{spec.label}: {self.title} tasks cannot be loaded by name")
+
+    def evaluate(self, encode: Encoder, data: Any, *, model: str, device: str, batch_size: int) -> Any:
+        """Embed the data's texts with ``encode`` and score them as MTEB does: a frozen result."""
+        raise NotImplementedError
+
+
+def task_folder(folder: Path, spec: TaskSpec) -> Path:
+    """``FOLDER/<task>[.<subset>]``, or one level down (``FOLDER/mteb-classification/<task>``, so one folder
+    can hold every kind's tasks), or a DataError saying what was looked for."""
+    if not folder.is_dir():
+        raise DataError(f"--embed-task-path {folder} is not a folder (one subfolder per task: "
+                        f"{spec.info.name}/{spec.info.split}.csv ...)")
+    names = list(dict.fromkeys([spec.label] + ([f"{spec.info.name}.{spec.subset}", f"{spec.info.name}-{spec.subset}"]
+                                               if spec.subset else [])))
+    for name in names:
+        found = [folder / name] + sorted(folder.glob(f"*/{name}"))
+        for candidate in found:
+            if candidate.is_dir():
+                return candidate
+    raise DataError(f"{folder}: no folder for task {spec.label} (looked for {', '.join(names)} in it and in its "
+                    "subfolders)")

@@ -1,0 +1,45 @@
+"""The one list of accuracy kinds: the plugin, the gate and the reports iterate it.
+
+Adding a kind adds its module and one line here (docs/kinds.md).  Latency and
+memory are measurements of cost, not task types: they keep their own result
+and entry types (``measure.RESULT_TYPES``, ``gate.entries.ENTRY_TYPES``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_embedeval.measure import classification, clustering, ranking, sts
+from pytest_embedeval.measure.accuracy import Kind, TaskSpec
+
+KINDS: tuple[Kind, ...] = (
+    sts.KIND,
+    ranking.KIND,
+    classification.KIND,
+    clustering.KIND,
+)
+BY_NAME: dict[str, Kind] = {kind.name: kind for kind in KINDS}
+
+
+def kind_of(record: dict[str, Any] | Any) -> Kind | None:
+    """The accuracy kind of a record (``{"kind": ...}``) or a result; None for latency and memory."""
+    name = record.get("kind") if isinstance(record, dict) else getattr(record, "KIND", None)
+    return BY_NAME.get(name)
+
+
+def known_tasks() -> str:
+    return ", ".join(task.name for kind in KINDS for task in kind.tasks)
+
+
+def parse_task(text: str) -> TaskSpec:
+    """``Banking77Classification``, ``SIB200ClusteringS2S.eng_Latn``, ``STS17:en-en``: the kind that owns it.
+
+    ValueError names the known tasks (or the task's subsets)."""
+    text = text.strip()
+    for kind in KINDS:
+        for sep in (":", "."):
+            name, _, subset = text.partition(sep)
+            info = kind.task(name)
+            if info is not None and (sep in text or not subset):
+                return TaskSpec(kind, info, info.subset_of(subset))
+    raise ValueError(f"unknown MTEB task {text!r}; known: {known_tasks()}")
