@@ -129,3 +129,27 @@ def test_mteb_task_names_with_their_parameters() -> None:
     assert parse_task("EmotionClassification").info.params == {"samples_per_label": 16}
     with pytest.raises(ValueError, match="has no subset 'xx'"):
         parse_task("AmazonCounterfactualClassification.xx")
+
+
+def test_own_task_folder_end_to_end_and_unknown_names(pytester: pytest.Pytester) -> None:
+    """A user's folder with task.json: parametrized, scored, tabled, reported; a typo is a usage error."""
+    folder = pytester.mkdir("tasks") / "Intents"
+    folder.mkdir()
+    (folder / "task.json").write_text('{"kind": "classification", "samples_per_label": 2, "label_column": "intent"}')
+    rows = [("I lost my card", "card"), ("my card is gone", "card"), ("where is my card", "card"),
+            ("top up my account", "topup"), ("add money please", "topup"), ("how do I top up", "topup")]
+    (folder / "train.csv").write_text("text,intent\n" + "".join(f"{t},{i}\n" for t, i in rows))
+    (folder / "test.csv").write_text("text,intent\ncard missing,card\nput money in,topup\n")
+    pytester.makepyfile(TEST)
+    result = pytester.runpytest("--embed-models=minilm", "--embed-tasks=Intents", "--embed-task-path=tasks",
+                                "--embed-report=report.json", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_bank?*Intents*? PASSED*", "minilm cpu * Intents/test * 2 * 2 * 2 *"])
+    report = json.loads((pytester.path / "report.json").read_text())
+    record = next(r for r in report["results"] if r["kind"] == "classification")
+    assert record["n_experiments"] == 10 and record["task"] == "Intents" and 0 <= record["main_score"] <= 1
+    assert report["task_means"][0]["tasks"] == ["Intents"]
+    typo = pytester.runpytest("--embed-models=minilm", "--embed-tasks=Bankin77Classification",
+                              "--embed-task-path=tasks")
+    typo.stderr.fnmatch_lines(["*--embed-tasks=Bankin77Classification: unknown MTEB task 'Bankin77Classification' "
+                               "and * has no Bankin77Classification/task.json; known: STSBenchmark, *"])

@@ -7,10 +7,11 @@ and entry types (``measure.RESULT_TYPES``, ``gate.entries.ENTRY_TYPES``).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pytest_embedeval.measure import classification, clustering, ranking, sts
-from pytest_embedeval.measure.accuracy import Kind, TaskSpec
+from pytest_embedeval.measure.accuracy import Kind, TaskInfo, TaskSpec
 
 KINDS: tuple[Kind, ...] = (
     sts.KIND,
@@ -31,8 +32,9 @@ def known_tasks() -> str:
     return ", ".join(task.name for kind in KINDS for task in kind.tasks)
 
 
-def parse_task(text: str) -> TaskSpec:
-    """``Banking77Classification``, ``SIB200ClusteringS2S.eng_Latn``, ``STS17:en-en``: the kind that owns it.
+def parse_task(text: str, folder: Path | None = None) -> TaskSpec:
+    """``Banking77Classification``, ``SIB200ClusteringS2S.eng_Latn``, ``STS17:en-en``: the kind that owns it;
+    else a task of the user's own: ``folder/<name>/task.json`` names its kind and parameters.
 
     ValueError names the known tasks (or the task's subsets)."""
     text = text.strip()
@@ -42,4 +44,23 @@ def parse_task(text: str) -> TaskSpec:
             info = kind.task(name)
             if info is not None and (sep in text or not subset):
                 return TaskSpec(kind, info, info.subset_of(subset))
-    raise ValueError(f"unknown MTEB task {text!r}; known: {known_tasks()}")
+    if folder is not None and (folder / text / "task.json").is_file():
+        return own_task(folder / text / "task.json", text)
+    where = f" and {folder} has no {text}/task.json" if folder is not None else ""
+    raise ValueError(f"unknown MTEB task {text!r}{where}; known: {known_tasks()}")
+
+
+def own_task(path: Path, name: str) -> TaskSpec:
+    """A user's task folder: ``task.json`` is ``{"kind": "classification", "samples_per_label": 16, ...}``
+    (any of the kind's parameters; ``split``: the evaluated split, default test)."""
+    import json
+
+    try:
+        params = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable JSON object ({exc})") from None
+    if not isinstance(params, dict) or params.get("kind") not in BY_NAME:
+        raise ValueError(f"{path}: 'kind' must be one of {', '.join(BY_NAME)}")
+    kind = BY_NAME[params.pop("kind")]
+    split = params.pop("split", "test")
+    return TaskSpec(kind, TaskInfo(name, "", "", str(split), params=params))

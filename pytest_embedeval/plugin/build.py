@@ -13,6 +13,7 @@ import pytest
 
 from pytest_embedeval.errors import EmbedEvalError
 from pytest_embedeval.measure.latency import Timing
+from pytest_embedeval.measure.registry import parse_task
 from pytest_embedeval.models.pool import ModelPool
 from pytest_embedeval.models.targets import EmbedTarget, resolve_model, split_variant, unique_names
 from pytest_embedeval.plugin import xdist
@@ -42,6 +43,11 @@ def build_run(config: pytest.Config, settings: Settings) -> EmbedRun:
         for spec, ((_, own_dtype, own_backend), explicit) in zip(resolved, entries) for device in settings.devices
         for backend in ((own_backend,) if explicit else settings.backends)
         for dtype in ((own_dtype,) if explicit else settings.dtypes)))
+    for task in settings.tasks or ():  # MTEB's names were checked with the option; the user's folders now
+        try:
+            parse_task(task, settings.task_path)
+        except ValueError as exc:
+            raise pytest.UsageError(f"{settings.sources['tasks']}: {exc}") from None
     resources = Resources(settings, ModelPool(settings.trust_remote_code), timing=_timing(config, settings),
                           benchmark_skip=bool(config.getoption("benchmark_skip", False)),
                           lock=xdist.worker_lock(config), embeddings=_embedding_cache(config, settings))

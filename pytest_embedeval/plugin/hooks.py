@@ -34,7 +34,8 @@ class EmbedEvalPlugin:
         if self.run.acceptance_targets:
             candidate, incumbent = self.run.acceptance_targets
             models += f"; acceptance {candidate.id} vs {incumbent.id}"
-        return [f"embedeval: models {models}; STS data {data}"]
+        tasks = f"; MTEB tasks {', '.join(self.settings.tasks)}" if self.settings.tasks else ""
+        return [f"embedeval: models {models}; STS data {data}{tasks}"]
 
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         targets = self.run.targets

@@ -176,26 +176,28 @@ def choice(*values: str) -> Callable[[str], str]:
     return parse
 
 
-def task_names(any_kind: bool) -> Callable[[str], tuple[str, ...]]:
-    """MTEB task names, each checked (ValueError names the known ones): against every kind of the registry,
-    written as their labels (``STS17.en-en`` -> ``STS17:en-en``), or (``--embed-sts-tasks``) STS's alone."""
+def sts_task_names(raw: str) -> tuple[str, ...]:
+    """``--embed-sts-tasks``: MTEB's STS tasks, each checked (ValueError names the known ones)."""
+    from pytest_embedeval.measure.tasks import parse_task
 
-    def parse(raw: str) -> tuple[str, ...]:
-        from pytest_embedeval.measure import registry, tasks
+    names = checked_list(lambda name: None)(raw)
+    for name in names:
+        parse_task(name)
+    return names
 
-        parse_task = registry.parse_task if any_kind else tasks.parse_task
 
-        def why_not(name: str) -> str | None:
-            try:
-                parse_task(name)
-            except ValueError as exc:
-                return str(exc)
-            return None
+def task_names(raw: str) -> tuple[str, ...]:
+    """``--embed-tasks``: MTEB's own written as their labels (``STS17.en-en`` -> ``STS17:en-en``); other names
+    may be the user's task folders, checked against --embed-task-path when the run is built."""
+    from pytest_embedeval.measure.registry import parse_task
 
-        names = checked_list(why_not)(raw)
-        return tuple(dict.fromkeys(parse_task(name).label for name in names)) if any_kind else names
+    def label(name: str) -> str:
+        try:
+            return parse_task(name).label
+        except ValueError:
+            return name
 
-    return parse
+    return tuple(dict.fromkeys(label(name) for name in checked_list(lambda name: None)(raw)))
 
 
 def _one_split(raw: str) -> str:
@@ -294,7 +296,7 @@ OPTIONS: tuple[Option, ...] = (
            _limits, metavar="LIMITS"),
     Option("sts_tasks", "MTEB STS tasks by name (STSBenchmark, STS12-16, SICK-R, BIOSSES, STS17[:en-en], "
            "STS22[:en]): sts_dataset is parametrized over them instead of the splits; with --embed-sts-path, a "
-           "folder holding one file per task (STS13.csv ...)", task_names(any_kind=False), metavar="TASK[,TASK...]"),
+           "folder holding one file per task (STS13.csv ...)", sts_task_names, metavar="TASK[,TASK...]"),
     Option("retrieval_path", "a retrieval set in BEIR format: a folder with corpus.jsonl, queries.jsonl and "
            "qrels/<split>.tsv, or hub:ORG/NAME (read through datasets)", parse_text, metavar="PATH|hub:ID",
            env="EMBEDEVAL_RETRIEVAL_PATH"),
@@ -308,8 +310,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("incumbent_timeout", "stack-upgrade acceptance: seconds one process of either environment may take "
            "(default: 600)", positive_number, 600.0, metavar="S"),
     Option("tasks", "MTEB tasks by name, of any kind (Banking77Classification, SIB200ClusteringS2S.eng_Latn, "
-           "STS13 ...), a subset after a dot: the tests asking for <kind>_task (classification_task ...) are "
-           "parametrized over them", task_names(any_kind=True), metavar="TASK[,TASK...]"),
+           "STS13 ...), a subset after a dot, or your own task folders (<name>/task.json names its kind): the "
+           "tests asking for <kind>_task (classification_task ...) are parametrized over them", task_names,
+           metavar="TASK[,TASK...]"),
     Option("task_path", "a folder holding one subfolder per MTEB task (Banking77Classification/train.csv, "
            "test.csv ...); without it tasks come from the hub at MTEB's pinned revisions", parse_text,
            metavar="PATH", path=True, env="EMBEDEVAL_TASK_PATH"),

@@ -60,7 +60,7 @@ class Resources:
         from pytest_embedeval.measure.registry import parse_task
 
         try:
-            spec = parse_task(name)
+            spec = parse_task(name, self.settings.task_path)
         except ValueError as exc:
             raise DataError(str(exc)) from None
 
