@@ -50,6 +50,14 @@ def parse_task(text: str, folder: Path | None = None) -> TaskSpec:
     raise ValueError(f"unknown MTEB task {text!r}{where}; known: {known_tasks()}")
 
 
+def label_of(name: str) -> str:
+    """An MTEB task's label (``STS17.en-en`` -> ``STS17:en-en``); any other name as it is."""
+    try:
+        return parse_task(name).label
+    except ValueError:
+        return name
+
+
 def own_task(path: Path, name: str) -> TaskSpec:
     """A user's task folder: ``task.json`` is ``{"kind": "classification", "samples_per_label": 16, ...}``
     (any of the kind's parameters; ``split``: the evaluated split, default test)."""

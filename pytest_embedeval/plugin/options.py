@@ -180,24 +180,15 @@ def sts_task_names(raw: str) -> tuple[str, ...]:
     """``--embed-sts-tasks``: MTEB's STS tasks, each checked (ValueError names the known ones)."""
     from pytest_embedeval.measure.tasks import parse_task
 
-    names = checked_list(lambda name: None)(raw)
-    for name in names:
-        parse_task(name)
-    return names
+    return tuple(name for name in checked_list(lambda name: None)(raw) if parse_task(name))
 
 
 def task_names(raw: str) -> tuple[str, ...]:
-    """``--embed-tasks``: MTEB's own written as their labels (``STS17.en-en`` -> ``STS17:en-en``); other names
-    may be the user's task folders, checked against --embed-task-path when the run is built."""
-    from pytest_embedeval.measure.registry import parse_task
+    """``--embed-tasks``: MTEB's written as their labels (``STS17.en-en`` -> ``STS17:en-en``); other names may be
+    the user's task folders, checked against --embed-task-path when the run is built."""
+    from pytest_embedeval.measure.registry import label_of
 
-    def label(name: str) -> str:
-        try:
-            return parse_task(name).label
-        except ValueError:
-            return name
-
-    return tuple(dict.fromkeys(label(name) for name in checked_list(lambda name: None)(raw)))
+    return tuple(dict.fromkeys(label_of(name) for name in checked_list(lambda name: None)(raw)))
 
 
 def _one_split(raw: str) -> str:
@@ -309,10 +300,9 @@ OPTIONS: tuple[Option, ...] = (
            bounded_int(2, 1000), 6, metavar="N"),
     Option("incumbent_timeout", "stack-upgrade acceptance: seconds one process of either environment may take "
            "(default: 600)", positive_number, 600.0, metavar="S"),
-    Option("tasks", "MTEB tasks by name, of any kind (Banking77Classification, SIB200ClusteringS2S.eng_Latn, "
-           "STS13 ...), a subset after a dot, or your own task folders (<name>/task.json names its kind): the "
-           "tests asking for <kind>_task (classification_task ...) are parametrized over them", task_names,
-           metavar="TASK[,TASK...]"),
+    Option("tasks", "MTEB tasks of any kind (Banking77Classification, SIB200ClusteringS2S.eng_Latn, STS13 ...; a "
+           "subset after a dot) or your own task folders (<name>/task.json names its kind): tests asking for "
+           "<kind>_task (classification_task ...) are parametrized over them", task_names, metavar="TASK[,TASK...]"),
     Option("task_path", "a folder holding one subfolder per MTEB task (Banking77Classification/train.csv, "
            "test.csv ...); without it tasks come from the hub at MTEB's pinned revisions", parse_text,
            metavar="PATH", path=True, env="EMBEDEVAL_TASK_PATH"),

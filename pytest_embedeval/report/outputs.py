@@ -52,6 +52,14 @@ def hybrid_lines(results: RunResults) -> list[str]:
     return lines
 
 
+def acceptance_lines(results: RunResults) -> list[str]:
+    """Every acceptance item's verdict table, a blank line between them."""
+    lines: list[str] = []
+    for result in results.acceptance:
+        lines += [*([""] if lines else []), *acceptance_table(result)]
+    return lines
+
+
 def markdown_title(results: RunResults) -> str:
     """"no regressions" only when everything measured was compared and passed, nothing else failed."""
     verdicts = results.verdicts
@@ -82,7 +90,7 @@ def markdown_summary(results: RunResults, batch_size: int) -> str:
     if results.rejected:
         out.append("- **acceptance: REJECT** (model or stack upgrade; table below)")
     if results.acceptance:
-        out += ["", "```", *acceptance_table(results.acceptance), "```"]
+        out += ["", "```", *acceptance_lines(results), "```"]
     hybrids = hybrid_lines(results)
     if hybrids:
         out += ["", "```", *hybrids[1:], "```"]
@@ -109,7 +117,7 @@ def summary_lines(results: RunResults, batch_size: int) -> list[str]:
         if table is not None:
             lines += ["", *table.text()]
     if results.acceptance:
-        lines += ["", *acceptance_table(results.acceptance)]
+        lines += ["", *acceptance_lines(results)]
     if results.loads:
         lines += ["", "model loads: " + "; ".join(
             f"{target} {sum(workers.values())} ({', '.join(f'{w} {n}' for w, n in sorted(workers.items()))})"

@@ -24,7 +24,7 @@ class ResultsMessage(TypedDict):
     records: list[dict[str, Any]]
     verdicts: list[dict[str, Any]]
     hybrids: list[dict[str, Any]]
-    acceptance: dict[str, Any] | None
+    acceptance: list[dict[str, Any]]
     budget_misses: list[str]
     loads: dict[str, dict[str, int]]
 
@@ -41,7 +41,7 @@ class RunResults:
     _records: dict[str, dict[str, Any]] = field(default_factory=dict)
     _verdicts: dict[tuple[str, str, str], Verdict] = field(default_factory=dict)
     _hybrids: dict[str, dict[str, Any]] = field(default_factory=dict)
-    acceptance: dict[str, Any] | None = None  # the --embed-candidate verdict (AcceptanceResult.to_dict())
+    acceptance: list[dict[str, Any]] = field(default_factory=list)  # each acceptance item's AcceptanceResult.to_dict()
     budget_misses: list[str] = field(default_factory=list)  # "<test id>: <budget missed>", from embed_budget
     loads: dict[str, dict[str, int]] = field(default_factory=dict)  # target id -> worker -> model loads
 
@@ -80,7 +80,7 @@ class RunResults:
 
     def message(self) -> ResultsMessage:
         return {"records": self.records, "verdicts": [v.to_dict() for v in self.verdicts], "hybrids": self.hybrids,
-                "acceptance": self.acceptance, "budget_misses": list(self.budget_misses),
+                "acceptance": list(self.acceptance), "budget_misses": list(self.budget_misses),
                 "loads": self.loads}
 
     def merge(self, message: ResultsMessage) -> None:
@@ -90,8 +90,7 @@ class RunResults:
             self.add_verdict(Verdict(**verdict))
         for hybrid in message.get("hybrids") or []:
             self.add_hybrid(hybrid)
-        if message.get("acceptance"):
-            self.acceptance = message["acceptance"]
+        self.acceptance += message.get("acceptance") or []
         self.budget_misses += message.get("budget_misses") or []
         for target, workers in (message.get("loads") or {}).items():
             for worker, count in workers.items():
@@ -100,4 +99,4 @@ class RunResults:
     @property
     def rejected(self) -> bool:
         """The acceptance check said REJECT."""
-        return self.acceptance is not None and not self.acceptance["accepted"]
+        return any(not result["accepted"] for result in self.acceptance)
