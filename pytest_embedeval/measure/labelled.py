@@ -89,10 +89,10 @@ def read_table(path: Path, delimiter: str, text: str | None, label: str | None) 
 
 
 def read_jsonl(path: Path, text: str | None, label: str | None) -> Labelled:
-    from pytest_embedeval.measure.beir import read_jsonl_records
+    from pytest_embedeval.measure.data import read_jsonl_records
 
     rows: list[tuple[str, str, str]] = []
-    for where, record in read_jsonl_records(path):
+    for where, record in read_jsonl_records(path, "a text and a label"):
         text_name = _column(list(record), text, TEXT_COLUMNS, "text", where)
         label_name = _column(list(record), label, LABEL_COLUMNS, "label", where)
         rows.append((where, _text(record[text_name], where, text_name), _label(record[label_name], where)))

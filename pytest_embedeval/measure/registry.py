@@ -50,6 +50,17 @@ def parse_task(text: str, folder: Path | None = None) -> TaskSpec:
     raise ValueError(f"unknown MTEB task {text!r}{where}; known: {known_tasks()}")
 
 
+def task_names(names: tuple[str, ...], sts_only: bool = False) -> tuple[str, ...]:
+    """``--embed-tasks``: MTEB's written as their labels (``STS17.en-en`` -> ``STS17:en-en``); other names may be
+    the user's task folders, checked against --embed-task-path when the run is built.  ``sts_only``
+    (``--embed-sts-tasks``): every name must be an MTEB STS task (ValueError names the known ones)."""
+    if sts_only:
+        from pytest_embedeval.measure.tasks import parse_task as parse_sts
+
+        return tuple(name for name in names if parse_sts(name))
+    return tuple(dict.fromkeys(label_of(name) for name in names))
+
+
 def label_of(name: str) -> str:
     """An MTEB task's label (``STS17.en-en`` -> ``STS17:en-en``); any other name as it is."""
     try:

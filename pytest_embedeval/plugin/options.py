@@ -176,19 +176,11 @@ def choice(*values: str) -> Callable[[str], str]:
     return parse
 
 
-def sts_task_names(raw: str) -> tuple[str, ...]:
-    """``--embed-sts-tasks``: MTEB's STS tasks, each checked (ValueError names the known ones)."""
-    from pytest_embedeval.measure.tasks import parse_task
-
-    return tuple(name for name in checked_list(lambda name: None)(raw) if parse_task(name))
-
-
-def task_names(raw: str) -> tuple[str, ...]:
-    """``--embed-tasks``: MTEB's written as their labels (``STS17.en-en`` -> ``STS17:en-en``); other names may be
-    the user's task folders, checked against --embed-task-path when the run is built."""
-    from pytest_embedeval.measure.registry import label_of
-
-    return tuple(dict.fromkeys(label_of(name) for name in checked_list(lambda name: None)(raw)))
+def task_list(sts_only: bool) -> Callable[[str], tuple[str, ...]]:
+    def parse(raw: str) -> tuple[str, ...]:  # --embed-tasks (any kind) or --embed-sts-tasks; the registry on use
+        from pytest_embedeval.measure.registry import task_names
+        return task_names(checked_list(lambda name: None)(raw), sts_only)
+    return parse
 
 
 def _one_split(raw: str) -> str:
@@ -287,7 +279,7 @@ OPTIONS: tuple[Option, ...] = (
            _limits, metavar="LIMITS"),
     Option("sts_tasks", "MTEB STS tasks by name (STSBenchmark, STS12-16, SICK-R, BIOSSES, STS17[:en-en], "
            "STS22[:en]): sts_dataset is parametrized over them instead of the splits; with --embed-sts-path, a "
-           "folder holding one file per task (STS13.csv ...)", sts_task_names, metavar="TASK[,TASK...]"),
+           "folder holding one file per task (STS13.csv ...)", task_list(sts_only=True), metavar="TASK[,TASK...]"),
     Option("retrieval_path", "a retrieval set in BEIR format: a folder with corpus.jsonl, queries.jsonl and "
            "qrels/<split>.tsv, or hub:ORG/NAME (read through datasets)", parse_text, metavar="PATH|hub:ID",
            env="EMBEDEVAL_RETRIEVAL_PATH"),
@@ -300,12 +292,10 @@ OPTIONS: tuple[Option, ...] = (
            bounded_int(2, 1000), 6, metavar="N"),
     Option("incumbent_timeout", "stack-upgrade acceptance: seconds one process of either environment may take "
            "(default: 600)", positive_number, 600.0, metavar="S"),
-    Option("tasks", "MTEB tasks of any kind (Banking77Classification, SIB200ClusteringS2S.eng_Latn, STS13 ...; a "
-           "subset after a dot) or your own task folders (<name>/task.json names its kind): tests asking for "
-           "<kind>_task (classification_task ...) are parametrized over them", task_names, metavar="TASK[,TASK...]"),
-    Option("task_path", "a folder holding one subfolder per MTEB task (Banking77Classification/train.csv, "
-           "test.csv ...); without it tasks come from the hub at MTEB's pinned revisions", parse_text,
-           metavar="PATH", path=True, env="EMBEDEVAL_TASK_PATH"),
+    Option("tasks", "MTEB tasks of any kind (Banking77Classification, SIB200ClusteringS2S.eng_Latn, STS13 ...) or your "
+           "task folders (<name>/task.json): <kind>_task is parametrized over them", task_list(False), metavar="TASK,..."),
+    Option("task_path", "a folder of one subfolder per task (Banking77Classification/train.csv, test.csv ...); "
+           "else from the hub at MTEB's revisions", parse_text, metavar="PATH", path=True, env="EMBEDEVAL_TASK_PATH"),
 )
 
 
