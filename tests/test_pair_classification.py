@@ -93,3 +93,37 @@ def test_layouts_and_labels(tmp_path: Path) -> None:
         pc.load_pairs(folder, "dev")
     with pytest.raises(DataError, match="does not exist"):
         pc.load_pairs(tmp_path / "nowhere", "test")
+
+
+def test_through_the_plugin_gated_both_ways(pytester: pytest.Pytester, shared_data, minilm_path: Path,
+                                            perturbed_minilm) -> None:
+    """As users run it (a task folder of their own, the real MiniLM): a report row and table, a baseline; an
+    unchanged rerun changes by exactly zero; a noisy MiniLM under the same name fails the pair gate."""
+    import json
+
+    lines = (shared_data("pair-classification") / "MSRP" / "validation.tsv").read_text(encoding="utf-8").splitlines()
+    task = pytester.mkdir("tasks") / "Paraphrases"
+    task.mkdir()
+    (task / "test.tsv").write_text("\n".join(lines[:201]) + "\n", encoding="utf-8")  # header + 200 pairs
+    (task / "task.json").write_text('{"kind": "pair_classification"}', encoding="utf-8")
+    pytester.makepyfile("""
+        def test_pairs(embed_eval, pair_classification_task):
+            embed_eval.task(pair_classification_task).assert_max_ap(min=50)
+    """)
+    models = pytester.mkdir("models")
+    (models / "minilm").symlink_to(minilm_path)
+    args = ("--embed-models=models/minilm", "--embed-tasks=Paraphrases", "--embed-task-path=tasks")
+    saved = pytester.runpytest(*args, "--embed-baseline-save", "--embed-report=report.json")
+    saved.assert_outcomes(passed=1)
+    record = next(r for r in json.loads((pytester.path / "report.json").read_text())["results"]
+                  if r["kind"] == "pair_classification")
+    assert record["n_pairs"] == 200 and record["main_score"] == pytest.approx(record["max_ap"])
+    saved.stdout.fnmatch_lines(["*pairs * positive * similarity * max AP * max F1 * max accuracy*"])
+    again = pytester.runpytest(*args, "--embed-baseline-missing=fail")
+    again.assert_outcomes(passed=1)
+    again.stdout.fnmatch_lines(["*pair_classification:Paraphrases/test:* pass *max AP x100 * +0.00 points*"])
+    (models / "minilm").unlink()
+    (models / "minilm").symlink_to(perturbed_minilm(1.0))
+    noisy = pytester.runpytest(*args)
+    noisy.assert_outcomes(failed=1)
+    noisy.stdout.fnmatch_lines(["*pair_classification:Paraphrases/test:*FAIL*max AP x100 * a real drop*"])

@@ -31,15 +31,15 @@ def test_both_conventions_equal_mteb_on_trecqa(minilm_path: Path, minilm_encode,
         mteb_reference.lookup_model(SentenceTransformer(str(minilm_path), device="cpu"), minilm_encode), rows)
     for name, value in v2.metrics.items():
         assert value == pytest.approx(theirs[name], abs=1e-6), name
-    assert v2.main_score == v2.map_at_1000 == pytest.approx(theirs["main_score"], abs=1e-12)
+    assert v2.mean_ap == v2.map_at_1000 == pytest.approx(theirs["main_score"], abs=1e-12)
     old = mteb_reference.reranking_v1(minilm_encode, minilm_encode, rows)
     assert old["n"] == v1.n_queries == 65 and v1.n_skipped == 16
-    assert v1.main_score == v1.map == pytest.approx(old["map"], abs=1e-6)
+    assert v1.mean_ap == v1.map == pytest.approx(old["map"], abs=1e-6)
     assert v1.mrr_at_10_v1 == pytest.approx(old["mrr"], abs=1e-6)
     # the gate's per-query APs give back each convention's main score
-    assert np.mean(v1.per_query_ap) == pytest.approx(v1.main_score, abs=1e-12)
-    assert round(float(np.mean(v2.per_query_ap)), 5) == v2.main_score
-    assert 0.5 < v1.main_score < 1.0
+    assert np.mean(v1.per_query_ap) == pytest.approx(v1.mean_ap, abs=1e-12)
+    assert round(float(np.mean(v2.per_query_ap)), 5) == v2.mean_ap
+    assert 0.5 < v1.mean_ap < 1.0
 
 
 def test_several_query_texts_score_a_candidate_by_its_best(minilm_encode, mteb_reference) -> None:
@@ -96,3 +96,36 @@ def test_unknown_convention_and_missing_split(tmp_path: Path) -> None:
     with pytest.raises(EmbedEvalError, match="reranking convention '3'"):
         rr.evaluate_reranking(lambda t: np.ones((len(t), 2)), lambda t: np.ones((len(t), 2)), data, model="m",
                               device="cpu", batch_size=1, convention="3")
+
+
+def test_through_the_plugin_gated_both_ways(pytester: pytest.Pytester, shared_data, minilm_path: Path,
+                                            perturbed_minilm) -> None:
+    """As users run it (a task folder of their own, MTEB 1.x's convention, the real MiniLM): skipped queries
+    in the report; an unchanged rerun changes by exactly zero; a noisy MiniLM fails the reranking gate."""
+    lines = (shared_data("reranking") / "TrecQA" / "validation.jsonl").read_text(encoding="utf-8").splitlines()
+    task = pytester.mkdir("tasks") / "Answers"
+    task.mkdir()
+    (task / "test.jsonl").write_text("\n".join(lines[:40]) + "\n", encoding="utf-8")
+    (task / "task.json").write_text('{"kind": "reranking", "convention": "1"}', encoding="utf-8")
+    pytester.makepyfile("""
+        def test_rerank(embed_eval, reranking_task):
+            result = embed_eval.task(reranking_task).assert_map(min=30)
+            assert result.convention == "1" and result.n_skipped > 0
+    """)
+    models = pytester.mkdir("models")
+    (models / "minilm").symlink_to(minilm_path)
+    args = ("--embed-models=models/minilm", "--embed-tasks=Answers", "--embed-task-path=tasks")
+    saved = pytester.runpytest(*args, "--embed-baseline-save", "--embed-report=report.json")
+    saved.assert_outcomes(passed=1)
+    record = next(r for r in json.loads((pytester.path / "report.json").read_text())["results"]
+                  if r["kind"] == "reranking")
+    assert record["mean_ap"] == record["map"] and record["main_score"] == pytest.approx(record["map"])
+    saved.stdout.fnmatch_lines(["*queries * skipped * MTEB * MAP * MAP 1.x * MRR@10 1.x * MAP@1000 2.x*"])
+    again = pytester.runpytest(*args, "--embed-baseline-missing=fail")
+    again.assert_outcomes(passed=1)
+    again.stdout.fnmatch_lines(["*reranking:Answers/test:*:mteb1* pass *MAP x100 * +0.00 points*"])
+    (models / "minilm").unlink()
+    (models / "minilm").symlink_to(perturbed_minilm(1.0))
+    noisy = pytester.runpytest(*args)
+    noisy.assert_outcomes(failed=1)
+    noisy.stdout.fnmatch_lines(["*reranking:Answers/test:*FAIL*MAP x100 * a real drop*"])

@@ -88,11 +88,13 @@ class TaskResult(Targeted):
     def entry_key(self) -> str:
         """Its baseline entry: the data (name, split, content), the batch size and the prompt, if any."""
         key = f"{self.KIND}:{self.dataset}/{self.split}:{self.fingerprint}:bs{getattr(self, 'batch_size')}"
-        prompt = getattr(self, "prompt", None)
-        if prompt:  # a changed prompt is a different measurement; no prompt keeps the plain key
-            from pytest_embedeval.models.prompts import prompt_digest
+        from pytest_embedeval.models.prompts import prompt_digest
 
-            key += f":prompt-{prompt_digest(prompt)}"
+        # a changed prompt is a different measurement; no prompt keeps the plain key
+        for name, tag in (("prompt", "prompt"), ("document_prompt", "document-prompt")):
+            prompt = getattr(self, name, None)
+            if prompt:
+                key += f":{tag}-{prompt_digest(prompt)}"
         return key
 
     def at_least(self, metric: str, points: float, minimum: float) -> None:
@@ -124,6 +126,9 @@ class Kind:
     digits: int = 5
     tasks: tuple[TaskInfo, ...] = ()  # the MTEB tasks of this kind, by name
     subset_sep: str = "."  # between task and subset in a task's label
+    # the prompt roles of its texts, in the order ``evaluate`` takes one encoder each: (None,) for one encoder
+    # and the task type's prompt; ("query", "document") where MTEB prompts queries and documents apart
+    roles: tuple[str | None, ...] = (None,)
 
     @property
     def items_name(self) -> str:
@@ -158,7 +163,8 @@ class Kind:
         raise DataError(f"{spec.label}: {self.title} tasks cannot be loaded by name")
 
     def evaluate(self, encode: Encoder, data: Any, *, model: str, device: str, batch_size: int) -> Any:
-        """Embed the data's texts with ``encode`` and score them as MTEB does: a frozen result."""
+        """Embed the data's texts with ``encode`` (one encoder per role of ``roles``) and score them as MTEB
+        does: a frozen result."""
         raise NotImplementedError
 
 

@@ -22,15 +22,15 @@ from __future__ import annotations
 import csv
 import io
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable
 
 from pytest_embedeval.core.fingerprint import content_fingerprint
 from pytest_embedeval.errors import DataError, EmbedEvalError
-from pytest_embedeval.measure.data import _decode, _lines, read_jsonl_records
-from pytest_embedeval.models.targets import Targeted
+from pytest_embedeval.measure.accuracy import Column, Encoder, Kind, TaskInfo, TaskResult, TaskSpec, task_folder
+from pytest_embedeval.measure.data import _decode, read_jsonl_records
 
 # MTEB's PairClassification tasks: hub id, pinned revision, split (mteb/tasks/pair_classification/eng)
 PAIR_TASKS: dict[str, tuple[str, str, str]] = {
@@ -265,20 +265,14 @@ def average_precision_rows(labels: Any, scores: Any, axis: int = -1) -> Any:
 
 
 @dataclass(frozen=True)
-class PairClassificationResult(Targeted):
+class PairClassificationResult(TaskResult):
     """One pair-classification evaluation of one model on one device and data set."""
 
     KIND: ClassVar[str] = "pair_classification"
     IDENTITY: ClassVar[tuple[str, ...]] = ("model", "device", "variant", "dataset", "split", "fingerprint",
-                                           "batch_size")
+                                           "batch_size", "prompt")
     JUNIT: ClassVar[tuple[str, ...]] = ("max_ap", "max_f1", "max_accuracy")
 
-    model: str
-    device: str
-    dataset: str
-    split: str
-    source: str
-    fingerprint: str
     n_pairs: int
     n_positive: int
     batch_size: int
@@ -299,14 +293,9 @@ class PairClassificationResult(Targeted):
         del record["labels"], record["scores"]
         return record
 
-    def entry_key(self) -> str:
-        return f"pair_classification:{self.task or self.dataset}/{self.split}:{self.fingerprint}:bs{self.batch_size}"
-
     def assert_max_ap(self, min: float) -> PairClassificationResult:  # noqa: A002 - reads as the user writes it
         __tracebackhide__ = True
-        if not self.max_ap >= min:
-            raise AssertionError(f"max AP {self.max_ap:.4f} is below the minimum {min:.4f} for model {self.model} "
-                                 f"on {self.device}, {self.dataset}/{self.split} ({self.n_pairs} pairs)")
+        self.at_least("max AP", self.max_ap * 100, min)
         return self
 
 
@@ -336,3 +325,34 @@ def evaluate_pairs(encode: Callable[[list[str]], Any], data: PairSet, *, model: 
         fingerprint=data.fingerprint, n_pairs=len(data), n_positive=sum(data.labels), batch_size=batch_size,
         max_ap=figures["max_ap"], max_f1=figures["max_f1"], max_accuracy=figures["max_accuracy"], best=best,
         metrics=figures, encode_seconds=seconds, labels=data.labels, scores=tuple(oriented.tolist()))
+
+
+class PairClassificationKind(Kind):
+    """Pair classification: the AP of the similarity that gave ``max_ap``, recomputed on every resample of pairs."""
+
+    def shared(self, result: Any) -> tuple[Any, ...]:
+        return (result.labels,)
+
+    def score(self, *arrays: Any, axis: int = -1) -> Any:
+        labels, scores = arrays
+        return average_precision_rows(labels, scores, axis)
+
+    def load(self, spec: TaskSpec, folder: Path | None) -> PairSet:
+        if folder is None:
+            return load_pairs_hub(spec.info.name)
+        return replace(load_pairs_local(task_folder(folder, spec), spec.info.split), name=spec.info.name)
+
+    def evaluate(self, encode: Encoder, data: Any, *, model: str, device: str,
+                 batch_size: int) -> PairClassificationResult:
+        return evaluate_pairs(encode, data, model=model, device=device, batch_size=batch_size)
+
+
+KIND = PairClassificationKind(
+    name="pair_classification", result_type=PairClassificationResult, title="Pair classification",
+    task_type="PairClassification", metric="max AP x100", main_score="max_ap", points=100.0, per_item="scores",
+    count="n_pairs", unit="pairs", entry_fields=("dataset", "split", "fingerprint", "n_pairs", "best", "batch_size"),
+    rounded=("max_ap", "max_f1", "max_accuracy"),
+    columns=(Column("pairs", "n_pairs", None), Column("positive", "n_positive", None), Column("similarity", "best", None),
+             Column("max AP", "max_ap", 2, 100.0), Column("max F1", "max_f1", 2, 100.0),
+             Column("max accuracy", "max_accuracy", 2, 100.0)),
+    tasks=tuple(TaskInfo(name, hub_id, revision, split) for name, (hub_id, revision, split) in PAIR_TASKS.items()))

@@ -116,7 +116,8 @@ class RetrievalResult(TaskResult):
     per_query_ndcg: tuple[float, ...] = field(repr=False, compare=False)  # nDCG@10 per query, for the gate
     variant: str = ""
     task: str = ""  # the MTEB task, when the data is one
-    prompt: str | None = None  # the prompt prepended to every text, None for none
+    prompt: str | None = None  # the prompt prepended to every query, None for none
+    document_prompt: str | None = None  # the prompt prepended to every document
 
     def to_dict(self) -> dict[str, Any]:
         record = asdict(self)
@@ -162,13 +163,16 @@ def evaluate_retrieval(encode_queries: Callable[[list[str]], Any], encode_docs: 
 class RetrievalKind(Kind):
     """BEIR retrieval: nDCG@10 per query, resampled over queries (the mean is MTEB's main score)."""
 
-    def evaluate(self, encode: Encoder, data: Any, *, model: str, device: str, batch_size: int) -> RetrievalResult:
-        return evaluate_retrieval(encode, encode, data, model=model, device=device, batch_size=batch_size)
+    def evaluate(self, encode_queries: Encoder, encode_docs: Encoder, data: Any, *,  # type: ignore[override]
+                 model: str, device: str, batch_size: int) -> RetrievalResult:
+        return evaluate_retrieval(encode_queries, encode_docs, data, model=model, device=device,
+                                  batch_size=batch_size)
 
 
 KIND = RetrievalKind(
     name="retrieval", result_type=RetrievalResult, title="Retrieval (BEIR)", task_type="Retrieval", metric="nDCG@10 x100", main_score="ndcg_at_10",
     points=100.0, per_item="per_query_ndcg", entry_items="ndcg_f32", count="n_queries", unit="queries",
+    roles=("query", "document"),
     entry_fields=("dataset", "split", "fingerprint", "n_queries", "n_corpus", "batch_size"),
     rounded=("ndcg_at_10", "recall_at_10", "mrr_at_10", "map_at_100"),
     columns=(Column("queries", "n_queries", None), Column("documents", "n_corpus", None),

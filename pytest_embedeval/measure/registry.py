@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pytest_embedeval.measure import classification, clustering, ranking, sts
+from pytest_embedeval.measure import classification, clustering, pair_classification, ranking, reranking, sts
 from pytest_embedeval.measure.accuracy import Kind, TaskInfo, TaskSpec
 
 KINDS: tuple[Kind, ...] = (
@@ -18,6 +18,8 @@ KINDS: tuple[Kind, ...] = (
     ranking.KIND,
     classification.KIND,
     clustering.KIND,
+    pair_classification.KIND,
+    reranking.KIND,
 )
 BY_NAME: dict[str, Kind] = {kind.name: kind for kind in KINDS}
 

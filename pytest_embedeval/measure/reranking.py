@@ -26,14 +26,14 @@ result's convention, and the main score is their mean.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from pytest_embedeval.core.fingerprint import content_fingerprint
 from pytest_embedeval.errors import DataError, EmbedEvalError
-from pytest_embedeval.models.targets import Targeted
+from pytest_embedeval.measure.accuracy import Column, Encoder, Kind, TaskInfo, TaskResult, TaskSpec, task_folder
 
 # MTEB's Reranking tasks in the query/positive/negative layout (MTEB 1.x's hub copies): hub id, revision, split
 RERANK_TASKS: dict[str, tuple[str, str, str]] = {
@@ -192,26 +192,20 @@ def doc_ids(number: int, query: RerankQuery) -> list[str]:
 
 
 @dataclass(frozen=True)
-class RerankingResult(Targeted):
+class RerankingResult(TaskResult):
     """One reranking evaluation of one model on one device and data set, under one MTEB convention."""
 
     KIND: ClassVar[str] = "reranking"
     IDENTITY: ClassVar[tuple[str, ...]] = ("model", "device", "variant", "dataset", "split", "fingerprint",
-                                           "convention", "batch_size")
-    JUNIT: ClassVar[tuple[str, ...]] = ("main_score", "map", "mrr_at_10_v1", "map_at_1000", "ndcg_at_10")
+                                           "convention", "batch_size", "prompt", "document_prompt")
+    JUNIT: ClassVar[tuple[str, ...]] = ("mean_ap", "map", "mrr_at_10_v1", "map_at_1000", "ndcg_at_10")
 
-    model: str
-    device: str
-    dataset: str
-    split: str
-    source: str
-    fingerprint: str
     convention: str  # "1" (MTEB 1.x) or "2" (MTEB 2.x): which MAP is the main score and the gate's
     n_queries: int  # scored
     n_skipped: int  # without a positive or without a negative, as MTEB skips them
     n_candidates: int
     batch_size: int
-    main_score: float  # map (1.x) or map_at_1000 (2.x), 0-1
+    mean_ap: float  # MAP under ``convention``, MTEB's main score: map (1.x) or map_at_1000 (2.x), 0-1
     map: float  # MTEB 1.x: mean average precision (scikit-learn), not rounded
     mrr_at_10_v1: float  # MTEB 1.x MRR@10
     map_at_1000: float  # MTEB 2.x: trec_eval, rounded to 5 decimals as MTEB reports it
@@ -230,15 +224,11 @@ class RerankingResult(Targeted):
         return record
 
     def entry_key(self) -> str:
-        return (f"reranking:{self.task or self.dataset}/{self.split}:{self.fingerprint}:mteb{self.convention}"
-                f":bs{self.batch_size}")
+        return f"{super().entry_key()}:mteb{self.convention}"
 
     def assert_map(self, min: float) -> RerankingResult:  # noqa: A002 - reads as the user writes it
         __tracebackhide__ = True
-        if not self.main_score >= min:
-            raise AssertionError(f"MAP {self.main_score:.4f} (MTEB {self.convention}.x) is below the minimum "
-                                 f"{min:.4f} for model {self.model} on {self.device}, {self.dataset}/{self.split} "
-                                 f"({self.n_queries} queries)")
+        self.at_least(f"MAP (MTEB {self.convention}.x)", self.mean_ap * 100, min)
         return self
 
 
@@ -288,11 +278,41 @@ def evaluate_reranking(encode_queries: Callable[[list[str]], Any], encode_docs: 
         qrels[f"query{number}"] = dict(zip(ids, map(int, relevant)))
     means, per_query = trec_scores(qrels, run)
     v2_ap = [per_query[f"query{n}"]["map_cut_1000"] for n in range(len(data.queries))]
-    mean_ap = float(np.mean(v1_ap))
+    v1_map = float(np.mean(v1_ap))
     return RerankingResult(
         model=model, device=device, dataset=data.name, split=data.split, source=data.source,
         fingerprint=data.fingerprint, convention=convention, n_queries=len(data.queries), n_skipped=data.skipped,
         n_candidates=sum(len(q.positive) + len(q.negative) for q in data.queries), batch_size=batch_size,
-        main_score=mean_ap if convention == "1" else means["map_at_1000"], map=mean_ap,
+        mean_ap=v1_map if convention == "1" else means["map_at_1000"], map=v1_map,
         mrr_at_10_v1=float(np.mean(v1_rr)), map_at_1000=means["map_at_1000"], ndcg_at_10=means["ndcg_at_10"],
         metrics=means, encode_seconds=seconds, per_query_ap=tuple(v1_ap if convention == "1" else v2_ap))
+
+
+class RerankingKind(Kind):
+    """Reranking: each query's AP under the result's convention, resampled over queries (MAP is their mean)."""
+
+    def load(self, spec: TaskSpec, folder: Path | None) -> RerankSet:
+        data = (load_rerank_hub(spec.info.name) if folder is None
+                else replace(load_rerank_local(task_folder(folder, spec), spec.info.split), name=spec.info.name))
+        convention = str(spec.info.params.get("convention", data.convention))
+        if convention not in CONVENTIONS:
+            raise DataError(f"{spec.label}: reranking convention {convention!r}: use '1' (MTEB 1.x) or '2' (MTEB 2.x)")
+        return replace(data, convention=convention)
+
+    def evaluate(self, encode_queries: Encoder, encode_docs: Encoder, data: Any, *, model: str,  # type: ignore[override]
+                 device: str, batch_size: int) -> RerankingResult:
+        return evaluate_reranking(encode_queries, encode_docs, data, model=model, device=device,
+                                  batch_size=batch_size, convention=data.convention)
+
+
+KIND = RerankingKind(
+    name="reranking", result_type=RerankingResult, title="Reranking", task_type="Reranking",
+    metric="MAP x100", main_score="mean_ap", points=100.0, per_item="per_query_ap", entry_items="ap_f32",
+    count="n_queries", unit="queries", roles=("query", "document"),
+    entry_fields=("dataset", "split", "fingerprint", "convention", "n_queries", "n_skipped", "batch_size"),
+    rounded=("mean_ap", "map", "mrr_at_10_v1", "map_at_1000", "ndcg_at_10"),
+    columns=(Column("queries", "n_queries", None), Column("skipped", "n_skipped", None),
+             Column("MTEB", "convention", None), Column("MAP", "mean_ap", 2, 100.0),
+             Column("MAP 1.x", "map", 2, 100.0), Column("MRR@10 1.x", "mrr_at_10_v1", 2, 100.0),
+             Column("MAP@1000 2.x", "map_at_1000", 2, 100.0), Column("nDCG@10 2.x", "ndcg_at_10", 2, 100.0)),
+    tasks=tuple(TaskInfo(name, hub_id, revision, split) for name, (hub_id, revision, split) in RERANK_TASKS.items()))

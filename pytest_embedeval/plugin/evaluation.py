@@ -108,42 +108,35 @@ class EmbedEval:
         The corpus is encoded once per session (and cached across runs like STS); the result is compared
         with its baseline by a paired bootstrap over queries.
         """
-        from pytest_embedeval.measure.ranking import evaluate_retrieval
+        from pytest_embedeval.measure.ranking import KIND
 
         data = self.resources.retrieval_set(path, split)
-        size = batch_size or self.resources.settings.batch_size
-
-        def measure() -> Any:
-            seconds: list[float] = []
-            encode = self.encoder(size, seconds)
-            with self.resources.lock.encoding():
-                result = evaluate_retrieval(encode, encode, data, model=self.target.model.name, device=self.device,
-                                            batch_size=size)
-            return replace(result, variant=self.target.variant, encode_seconds=sum(seconds) if seconds else None)
-
-        result = self.resources.memoise(("retrieval", self.target, data.source, data.split, data.fingerprint, size),
-                                        measure)
-        self.recorder.record(result)
-        return result
+        return self._score(KIND, data, data.name, batch_size)
 
     def task(self, name: str, *, batch_size: int | None = None) -> Any:
         """The MTEB task ``name`` (``Banking77Classification``, ``SIB200ClusteringS2S.eng_Latn``, ``STS13`` ...)
         scored as MTEB scores its kind; compared with its baseline like every accuracy measurement."""
         spec, data = self.resources.task_data(name)
-        kind = spec.kind
+        return self._score(spec.kind, data, spec.info.name, batch_size, task=spec.label)
+
+    def _score(self, kind: Any, data: Any, task_name: str, batch_size: int | None, task: str = "") -> Any:
+        """``kind.evaluate`` with one encoder per prompt role (MTEB's prompts: ``query``/``document`` where the
+        kind has roles), through the embedding cache; memoised per session and recorded for the gate."""
         size = batch_size or self.resources.settings.batch_size
-        _, prompt = prompt_for(self.prompts(), spec.info.name, kind.task_type, None)
+        prompts = [prompt_for(self.prompts(), task_name, kind.task_type, role)[1] for role in kind.roles]
 
         def measure() -> Any:
             seconds: list[float] = []
-            encode = self.encoder(size, seconds, prompt)
+            encoders = [self.encoder(size, seconds, prompt) for prompt in prompts]
             with self.resources.lock.encoding():
-                result = kind.evaluate(encode, data, model=self.target.model.name, device=self.device,
+                result = kind.evaluate(*encoders, data, model=self.target.model.name, device=self.device,
                                        batch_size=size)
-            return replace(result, variant=self.target.variant, prompt=prompt, task=spec.label,
+            roles = {"prompt": prompts[0], **({"document_prompt": prompts[1]} if len(prompts) > 1 else {})}
+            return replace(result, variant=self.target.variant, task=task, **roles,
                            encode_seconds=sum(seconds) if seconds else None)
 
-        result = self.resources.memoise((kind.name, self.target, spec.label, data.fingerprint, size, prompt), measure)
+        key = (kind.name, self.target, task or data.source, data.split, data.fingerprint, size, tuple(prompts))
+        result = self.resources.memoise(key, measure)
         self.recorder.record(result)
         return result
 
