@@ -129,3 +129,42 @@ def test_through_the_plugin_gated_both_ways(pytester: pytest.Pytester, shared_da
     noisy = pytester.runpytest(*args)
     noisy.assert_outcomes(failed=1)
     noisy.stdout.fnmatch_lines(["*reranking:Answers/test:*FAIL*MAP x100 * a real drop*"])
+
+
+def test_query_and_document_prompts_as_mteb_applies_them(pytester: pytest.Pytester, minilm_encode) -> None:  # noqa: F811
+    """--embed-prompts' ``query`` reaches the queries and ``document`` the candidates (reranking) and the
+    documents (retrieval), both kept in the record; the figures equal encoding the prefixed texts."""
+    rows = [{"query": "how do I reset my password", "positive": ["Password reset: open settings, then account"],
+             "negative": ["Our office hours are nine to five", "Reset the router by holding the button"]},
+            {"query": "is the shop open on sunday", "positive": ["We open every day, Sundays included"],
+             "negative": ["Passwords must have eight characters", "Shipping takes three days"]}]
+    task = pytester.mkdir("tasks") / "Support"
+    task.mkdir()
+    (task / "test.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    (task / "task.json").write_text('{"kind": "reranking"}', encoding="utf-8")
+    beir = pytester.mkdir("beir")
+    (beir / "corpus.jsonl").write_text("\n".join(json.dumps({"_id": f"d{i}", "title": "", "text": t}) for i, t in
+                                                 enumerate(rows[0]["positive"] + rows[0]["negative"])) + "\n")
+    (beir / "queries.jsonl").write_text(json.dumps({"_id": "q0", "text": rows[0]["query"]}) + "\n")
+    (beir / "qrels").mkdir()
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq0\td0\t1\n")
+    pytester.makepyfile("""
+        def test_rerank(embed_eval, reranking_task):
+            embed_eval.task(reranking_task)
+
+        def test_retrieval(embed_eval):
+            embed_eval.retrieval()
+    """)
+    result = pytester.runpytest("--embed-models=minilm", "--embed-tasks=Support", "--embed-task-path=tasks",
+                                f"--embed-retrieval-path={beir}", "--embed-prompts=query=Q: ;document=D: ",
+                                "--embed-report=report.json", "--embed-cache=off")
+    result.assert_outcomes(passed=2)
+    records = {r["kind"]: r for r in json.loads((pytester.path / "report.json").read_text())["results"]}
+    for kind in ("reranking", "retrieval"):
+        assert (records[kind]["prompt"], records[kind]["document_prompt"]) == ("Q: ", "D: "), kind
+    data = rr.make_rerank_set("Support", "test", "x", [rr.parse_query("x", r) for r in rows])
+    expected = rr.evaluate_reranking(lambda t: minilm_encode([f"Q: {s}" for s in t]),
+                                     lambda t: minilm_encode([f"D: {s}" for s in t]), data, model="m",
+                                     device="cpu", batch_size=32)
+    assert records["reranking"]["ndcg_at_10"] == pytest.approx(expected.ndcg_at_10, abs=1e-6)
+    assert records["reranking"]["map"] == pytest.approx(expected.map, abs=1e-6)
