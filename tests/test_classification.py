@@ -44,7 +44,7 @@ def test_banking77_gives_mteb_figures_and_the_gate_holds_both_ways(
     assert [round(a * 100, 2) for a in record["accuracies"]] == MTEB_EXPERIMENTS
     assert record["task"] == "Banking77Classification" and record["main_score"] == pytest.approx(record["accuracy"])
     saved.stdout.fnmatch_lines(["model * data * test rows * labels * per label * accuracy * F1 * encode s",
-                                "minilm cpu * Banking77Classification * 3080 * 77 * 8 * 80.04 *"])
+                                "minilm cpu * Banking77Classification/test * 3080 * 77 * 8 * 80.04 *"])
     assert "### Classification" in (pytester.path / "summary.md").read_text()
 
     again = run(pytester, task_root, "models/minilm", "--embed-baseline-missing=fail")
