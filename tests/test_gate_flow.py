@@ -273,8 +273,10 @@ def test_junit_properties_and_markdown(pytester: pytest.Pytester, tiny_csv: Path
     assert summary.read_text() == "earlier step\n" + markdown  # appended, not replaced
 
 
-# Real timings, real slowdowns of 2x: far beyond the noise of a loaded 2-core machine (the gate's
-# behaviour near its tolerance is measured by benchmarks/gate_quality.py).
+# Real timings, real slowdowns far beyond the noise of a loaded 2-core machine (the gate's behaviour near its
+# tolerance is measured by benchmarks/gate_quality.py). Linear layers doing their work twice slowed the yardstick
+# only x1.43 against the reference at batch 8 (attention, norms and tokenising are not Linear), and on a loaded
+# CI runner its interval [1.04, 1.98] did not clear the tolerance; four times the work leaves no doubt.
 SLOW_STACK = """
 import os
 import torch
@@ -284,11 +286,12 @@ def pytest_configure(config):
         return
     plain = config.embed_plain_linear = torch.nn.Linear.forward
 
-    def twice(self, x):  # every Linear of the process does its work twice: the model's and the yardstick's
-        plain(self, x)
+    def four_times(self, x):  # every Linear of the process does its work four times: the model's and the yardstick's
+        for _ in range(3):
+            plain(self, x)
         return plain(self, x)
 
-    torch.nn.Linear.forward = twice
+    torch.nn.Linear.forward = four_times
 
 def pytest_unconfigure(config):
     if hasattr(config, "embed_plain_linear"):
@@ -296,7 +299,7 @@ def pytest_unconfigure(config):
 """
 
 
-def test_a_stack_twice_as_slow_fails_the_environment_layer(pytester: pytest.Pytester, tiny_csv: Path,
+def test_a_stack_four_times_as_slow_fails_the_environment_layer(pytester: pytest.Pytester, tiny_csv: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makeconftest(SLOW_STACK)
     pytester.makepyfile("def test_speed(embed_eval):\n    embed_eval.latency(batch_size=8)\n")

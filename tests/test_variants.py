@@ -72,12 +72,13 @@ def test_bad_variant_options(pytester: pytest.Pytester) -> None:
 def test_int8_candidate_against_fp32_incumbent(pytester: pytest.Pytester, stsb_dir: Path) -> None:
     args = ["--embed-candidate=minilm@int8", "--embed-incumbent=minilm", f"--embed-sts-path={stsb_dir}",
             "--embed-latency-rounds=10"]
-    strict = pytester.runpytest(*args)
+    # int8 kernels differ by CPU: Spearman 86.17 on one AMD EPYC, 86.04 on another, 86.16 on an Intel Xeon (a
+    # drop of 0.55-0.68 points). A limit of 0.2 points fails it on each of them: match the verdict, not the digits.
+    strict = pytester.runpytest(*args, "--embed-max-drop=0.2")
     assert strict.ret == pytest.ExitCode.TESTS_FAILED
-    # int8 kernels differ by CPU (86.17 on an AMD EPYC, 86.16 on an Intel Xeon): match the verdict, not the digit
     strict.stdout.fnmatch_lines(["model-upgrade acceptance: candidate minilm@int8 vs incumbent minilm on cpu",
-                                 "Spearman * 86.72 * 86.1? * -0.5? points [[]-0.*, -0.*[]] * drop <= 0.5 or not real (95%) * FAIL",
-                                 "verdict: REJECT", "  - Spearman -0.5? points * is outside the limit drop <= 0.5 or not real (95%)"])
+                                 "Spearman * 86.72 * 86.* * -0.* points [[]-*, -*[]] * drop <= 0.2 or not real (95%) * FAIL",
+                                 "verdict: REJECT", "  - Spearman -0.* points * is outside the limit drop <= 0.2 or not real (95%)"])
     loose = pytester.runpytest(*args, "--embed-max-drop=1.5", "--embed-max-memory-growth=100%")
     assert loose.ret == 0
     loose.stdout.fnmatch_lines(["p50 ms (batch 32) * x0.* ok", "weights MB * 86.7 * 55.9 * x0.6* ok",
