@@ -163,6 +163,22 @@ def test_a_baseline_from_another_host_widens_the_model_layer_and_leaves_the_envi
         assert slower.status == FAIL and slower.detail.startswith("the model slowed (x1.2")
 
 
+def test_a_busy_machine_widens_the_model_layer_and_says_so() -> None:
+    """Under heavy load an unchanged MiniLM read the model layer x1.257 [1.072, 1.473] at batch 1 against another
+    host's baseline (docs/benchmarks.md): that passes on a busy machine, and a model twice as slow still fails."""
+    other_host = {k: v for k, v in ENVIRONMENT.items() if k != "host"}
+    for others, status in ((0.02, FAIL), (0.6, PASS)):
+        verdict = judge("latency", latency(windows(1.257, 2.0, 3, others=others)), entry(windows(1.0, 2.0), other_host),
+                        TOLERANCE, where="w", environment=ENVIRONMENT, confidence=0.95, seed=0)
+        assert verdict.status == status
+    assert "model layer widened: other processes used 60% of the CPUs now" in verdict.detail
+    busy_then = check(windows(1.257, 2.0, 3), windows(1.0, 2.0, others=0.9))
+    assert busy_then.status == PASS and "model layer widened: other processes used 90% of the CPUs when" in (
+        busy_then.detail)
+    twice = check(windows(2.0, 2.0, 3, others=0.6), windows(1.0, 2.0))
+    assert twice.status == FAIL and twice.detail.startswith("the model slowed (x2.000")
+
+
 def test_an_ambiguous_first_look_asks_for_more_windows() -> None:
     assert check(windows(1.045, 2.0, 1), windows(1.0, 2.0), final=False).status == MORE
     assert check(windows(1.045, 2.0, 1), windows(1.0, 2.0), final=True).status == PASS

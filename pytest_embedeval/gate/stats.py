@@ -104,7 +104,7 @@ class Slowdown:
 
 
 def slowdown(baseline: Sequence[float], current: Sequence[float], *, tolerance: float, process_noise: float,
-             final: bool, host_noise: float = 0.0, alpha: float = ALPHA, confidence: float = 0.95) -> Slowdown:
+             final: bool, offset_noise: float = 0.0, alpha: float = ALPHA, confidence: float = 0.95) -> Slowdown:
     """A two-look sequential test of a slowdown, in log units, registered before any data (docs/gates.md).
 
     The unit is the window (yardstick.Window), not the round.  The standard error adds the
@@ -114,15 +114,15 @@ def slowdown(baseline: Sequence[float], current: Sequence[float], *, tolerance: 
     for ``more`` windows; the second look (``final``) decides on all windows pooled: it fails when
     the slowdown is larger than ``tolerance`` and significant at ``alpha``.  No look but the last
     can fail, so the false-alarm rate is ``alpha``'s, and one noisy window cannot fail a test alone.
-    ``host_noise`` is the offset of one host against another of the same kind, added once when the
-    baseline came from another host.
+    ``offset_noise`` is what neither shows, added once: the offset of one host against another of the
+    same kind when the baseline came from another host, and the extra spread of a busy machine.
     """
     then, now = list(baseline), list(current)
     mean_then, mean_now = statistics.fmean(then), statistics.fmean(now)
     squares = sum((x - mean_then) ** 2 for x in then) + sum((x - mean_now) ** 2 for x in now)
     freedom = len(then) + len(now) - 2
     spread = math.sqrt(squares / freedom) if freedom > 0 else 0.0
-    error = math.sqrt(spread ** 2 * (1 / len(then) + 1 / len(now)) + 2 * process_noise ** 2 + host_noise ** 2)
+    error = math.sqrt(spread ** 2 * (1 / len(then) + 1 / len(now)) + 2 * process_noise ** 2 + offset_noise ** 2)
     return _decide(mean_now - mean_then, error, tolerance, final, alpha, confidence)
 
 
