@@ -80,15 +80,15 @@ def windows(model: float, environment: float, count: int = 3, spread: float = 0.
 
 def test_two_looks_decide_as_registered() -> None:
     base = [0.0, 0.01, -0.01]
-    assert slowdown(base, [0.0], tolerance=0.05, process_noise=0.01, final=False).decision == "pass"
+    assert slowdown(base, [0.0], tolerance=0.05, process_noise=0.01, final=False).decision == PASS
     # the first look never fails: one window, however slow, only asks for the second look
-    assert slowdown(base, [0.30], tolerance=0.05, process_noise=0.01, final=False).decision == "more"
+    assert slowdown(base, [0.30], tolerance=0.05, process_noise=0.01, final=False).decision == MORE
     # 4.5% slower: above half the tolerance, not significant on one window: look again
-    assert slowdown(base, [0.045], tolerance=0.05, process_noise=0.01, final=False).decision == "more"
-    assert slowdown(base, [0.045, 0.044, 0.046], tolerance=0.05, process_noise=0.01, final=True).decision == "pass"
-    assert slowdown(base, [0.12, 0.11, 0.12], tolerance=0.05, process_noise=0.01, final=True).decision == "fail"
+    assert slowdown(base, [0.045], tolerance=0.05, process_noise=0.01, final=False).decision == MORE
+    assert slowdown(base, [0.045, 0.044, 0.046], tolerance=0.05, process_noise=0.01, final=True).decision == PASS
+    assert slowdown(base, [0.12, 0.11, 0.12], tolerance=0.05, process_noise=0.01, final=True).decision == FAIL
     faster = slowdown(base, [-0.3], tolerance=0.05, process_noise=0.01, final=True)
-    assert faster.decision == "pass" and faster.ratio < 1
+    assert faster.decision == PASS and faster.ratio < 1
     # what a comparison resolves grows with the noise, and never undercuts the tolerance
     noisy = slowdown(base, [0.0], tolerance=0.01, process_noise=0.05, final=True)
     quiet = slowdown(base, [0.0], tolerance=0.01, process_noise=0.01, final=True)
@@ -197,8 +197,10 @@ def test_machine_load_is_the_cpu_time_of_others(monkeypatch: pytest.MonkeyPatch)
     from pytest_embedeval.measure.yardstick import MachineLoad
 
     real = MachineLoad()  # on Linux, the real /proc/stat gives a share between 0 and all of the machine
+    assert real.others() is None  # too short a span to tell from clock ticks
+    real.start = real.start and (real.start[0], real.start[1], real.start[2] - 1.0)
     share = real.others()
-    assert share is None or 0.0 <= share <= 1.5
+    assert share is None or 0.0 <= share <= 1.0
     samples = iter([(100.0, 10.0, 1000.0), (103.0, 11.0, 1002.0)])  # (machine busy s, own CPU s, wall s)
     monkeypatch.setattr(MachineLoad, "_sample", staticmethod(lambda: next(samples)))
     monkeypatch.setattr(os, "cpu_count", lambda: 2)

@@ -70,12 +70,16 @@ class MachineLoad:
         own = os.times()
         return busy / os.sysconf("SC_CLK_TCK"), own.user + own.system, time.monotonic()
 
+    # /proc/stat and os.times count in clock ticks (10 ms): over a shorter span one tick reads as a
+    # busy machine (a share of 147 was seen over microseconds), so below this there is nothing to tell
+    SHORTEST_S = 0.25
+
     def others(self) -> float | None:
         end = self._sample()
-        if self.start is None or end is None or end[2] <= self.start[2]:
+        if self.start is None or end is None or end[2] - self.start[2] < self.SHORTEST_S:
             return None
         busy, own, wall = (after - before for after, before in zip(end, self.start))
-        return max(0.0, (busy - own) / (wall * (os.cpu_count() or 1)))
+        return min(1.0, max(0.0, (busy - own) / (wall * (os.cpu_count() or 1))))
 
 
 def calibration_model(folder: Path) -> Path:
