@@ -92,25 +92,25 @@ def test_speed_gate_needs_significance_and_size() -> None:
     def decide(current: list[float], noise: float = 0.018) -> str:
         return slowdown(base, current, tolerance=0.05, process_noise=noise, final=True).decision
 
-    assert decide(log_windows(1.0, seed=1)) == "pass"
+    assert decide(log_windows(1.0, seed=1)) == PASS
     slower = slowdown(base, log_windows(1.3, seed=2), tolerance=0.05, process_noise=0.018, final=True)
-    assert slower.decision == "fail" and slower.low < slower.ratio < slower.high
-    assert decide(log_windows(1.04, spread=0.0001, seed=3), noise=0.0) == "pass"  # real, but within tolerance
-    assert decide(log_windows(1.08, seed=4), noise=0.1) == "pass"  # beyond tolerance, but within process noise
-    assert decide(log_windows(1.08, seed=4)) == "fail"
+    assert slower.decision == FAIL and slower.low < slower.ratio < slower.high
+    assert decide(log_windows(1.04, spread=0.0001, seed=3), noise=0.0) == PASS  # real, but within tolerance
+    assert decide(log_windows(1.08, seed=4), noise=0.1) == PASS  # beyond tolerance, but within process noise
+    assert decide(log_windows(1.08, seed=4)) == FAIL
 
 
 def test_upgrade_speed_tests_use_windows_and_process_noise() -> None:
     """--embed-candidate: windows of one process plus the gate's process noise; --embed-incumbent-env:
     fresh processes of each stack, their spread measured (Student's t)."""
-    assert ratio_slowdown(log_windows(1.0), tolerance=0.05, process_noise=0.018).decision == "pass"
-    assert ratio_slowdown(log_windows(1.25), tolerance=0.05, process_noise=0.018).decision == "fail"
+    assert ratio_slowdown(log_windows(1.0), tolerance=0.05, process_noise=0.018).decision == PASS
+    assert ratio_slowdown(log_windows(1.25), tolerance=0.05, process_noise=0.018).decision == FAIL
     # beyond a 2% tolerance, but not beyond the process noise (2.33 x 2.0%): one process cannot tell
-    assert ratio_slowdown(log_windows(1.035), tolerance=0.02, process_noise=0.018).decision == "pass"
-    assert ratio_slowdown(log_windows(1.035), tolerance=0.02, process_noise=0.0).decision == "fail"
+    assert ratio_slowdown(log_windows(1.035), tolerance=0.02, process_noise=0.018).decision == PASS
+    assert ratio_slowdown(log_windows(1.035), tolerance=0.02, process_noise=0.0).decision == FAIL
     before = log_windows(1.0, n=4, spread=0.03, seed=5)
-    assert process_slowdown(before, log_windows(1.0, n=4, spread=0.03, seed=6), tolerance=0.05).decision == "pass"
+    assert process_slowdown(before, log_windows(1.0, n=4, spread=0.03, seed=6), tolerance=0.05).decision == PASS
     slower = process_slowdown(before, log_windows(1.25, n=4, spread=0.03, seed=6), tolerance=0.05)
-    assert slower.decision == "fail" and slower.ratio == pytest.approx(1.25, rel=0.06)
+    assert slower.decision == FAIL and slower.ratio == pytest.approx(1.25, rel=0.06)
     noisy = process_slowdown(before, log_windows(1.12, n=4, spread=0.15, seed=6), tolerance=0.05)
-    assert noisy.decision == "pass" and noisy.resolves > 0.12
+    assert noisy.decision == PASS and noisy.resolves > 0.12

@@ -141,12 +141,12 @@ def test_retrieval_gate_paired_bootstrap_over_queries(tmp_path: Path) -> None:
     entry = entry_type.read(written, result, "b.json [fp32][key]")
     context = Context("b.json", {}, 0.95, 0)
     same = entry.judge(result, Tolerance(0.5, 0.1, 0.1), context)
-    assert same["status"] == PASS and same["change"].startswith("+0.00 points")
+    assert same.status == PASS and same.change.startswith("+0.00 points")
     many = replace(result, n_queries=200, per_query_ndcg=tuple([0.9] * 200))
     base = entry_type.read(entry_type.write(many), many, "b.json")
     worse = replace(many, per_query_ndcg=tuple([0.9] * 100 + [0.5] * 100))
     verdict = base.judge(worse, Tolerance(0.5, 0.1, 0.1), context)
-    assert verdict["status"] == FAIL and verdict["metric"] == "nDCG@10 x100", verdict
+    assert verdict.status == FAIL and verdict.metric == "nDCG@10 x100", verdict
     with pytest.raises(Exception, match="ndcg_f32 holds 5 finite values, expected 200"):
         entry_type.read(written, many, "b.json")
 

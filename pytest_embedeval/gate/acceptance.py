@@ -29,6 +29,7 @@ from typing import Any
 from pytest_embedeval.gate.entries import LOOK_TWO_WINDOWS, PROCESS_NOISE
 from pytest_embedeval.gate.policy import Tolerance
 from pytest_embedeval.gate.stats import drop_fails, growth_fails, paired_change, ratio_slowdown
+from pytest_embedeval.gate.verdict import Status
 from pytest_embedeval.measure.registry import kind_of
 from pytest_embedeval.measure.latency import make_inputs, time_alternating
 from pytest_embedeval.measure.yardstick import WINDOW_ROUNDS
@@ -107,7 +108,7 @@ def evaluate_upgrade(candidate: Any, incumbent: Any, tolerance: Tolerance, *, co
                               f"{statistics.median(new_s) * 1000:.1f}",
                               f"x{speed.ratio:.3f} [{speed.low:.3f}, {speed.high:.3f}]",
                               f"<= x{1 + tolerance.max_slowdown:.2f} (resolves {speed.resolves:.1%})",
-                              speed.decision != "fail"))
+                              speed.decision != Status.FAIL))
 
     new_m, old_m = candidate.memory(batch_size), incumbent.memory(batch_size)
     growth = tolerance.max_memory_growth

@@ -26,7 +26,7 @@ from pytest_embedeval.errors import BaselineError
 from pytest_embedeval.gate.policy import Tolerance
 from pytest_embedeval.gate.stats import (MEMORY_NOISE_MB, drop_fails, drop_resolves, growth_fails, paired_change,
                                          slowdown)
-from pytest_embedeval.gate.verdict import FAIL, MORE, NOT_COMPARABLE, PASS
+from pytest_embedeval.gate.verdict import FAIL, MORE, NOT_COMPARABLE, PASS, Judgement
 from pytest_embedeval.measure.registry import KINDS, kind_of
 from pytest_embedeval.measure.yardstick import CALIBRATION
 
@@ -122,7 +122,7 @@ class AccuracyEntry:
         text = number(entry, kind.items_name, where, (str,))
         return cls(kind, decode_floats(text, getattr(result, kind.count), where, kind.items_name))
 
-    def judge(self, result: Any, tolerance: Tolerance, context: Context) -> dict[str, Any]:
+    def judge(self, result: Any, tolerance: Tolerance, context: Context) -> Judgement:
         kind, confidence, max_drop = self.kind, context.confidence, tolerance.max_drop
         change = paired_change(kind, kind.shared(result), self.items, getattr(result, kind.per_item),
                                confidence=confidence, seed=context.seed)
@@ -131,7 +131,7 @@ class AccuracyEntry:
                   if failed else f"tolerance {max_drop:g} points, {confidence:.0%} paired bootstrap over "
                                  f"{getattr(result, kind.count)} {kind.unit}")
         detail += f"; resolves drops >= {drop_resolves(change, max_drop):.2f} points"
-        return dict(status=FAIL if failed else PASS, metric=kind.metric, baseline=change.baseline,
+        return Judgement(FAIL if failed else PASS, metric=kind.metric, baseline=change.baseline,
                     current=change.current, change=f"{change.delta:+.2f} points [{change.low:+.2f}, {change.high:+.2f}]",
                     detail=detail)
 
@@ -166,12 +166,12 @@ class LatencyEntry:
                                 f"{', '.join(WINDOW_FIELDS)}; rewrite the entry with --embed-baseline-update")
         return cls(samples, windows, entry.get("environment") or {})
 
-    def judge(self, result: Any, tolerance: Tolerance, context: Context) -> dict[str, Any]:
+    def judge(self, result: Any, tolerance: Tolerance, context: Context) -> Judgement:
         max_slowdown, now_env = tolerance.max_slowdown, context.environment
         changed = changed_versions(self.environment, now_env)
         versions = f"; versions changed since the baseline: {', '.join(changed)}" if changed else ""
         if not self.windows or not result.windows:
-            return dict(status=NOT_COMPARABLE, detail=f"the baseline has no windows against the current yardstick "
+            return Judgement(NOT_COMPARABLE, detail=f"the baseline has no windows against the current yardstick "
                                                       f"({CALIBRATION}); rewrite it with --embed-baseline-update{versions}")
         final = context.final or len(result.windows) >= LOOK_TWO_WINDOWS
         here = (self.environment.get("host") is not None and self.environment.get("host") == now_env.get("host")
@@ -186,8 +186,8 @@ class LatencyEntry:
                                              [w["environment"] for w in result.windows], tolerance=max_slowdown,
                                              process_noise=PROCESS_NOISE["environment"], final=final)
         decisions = {layer.decision for layer in layers.values()}
-        status = FAIL if "fail" in decisions else (MORE if "more" in decisions else PASS)
-        failed = [name for name, layer in layers.items() if layer.decision == "fail"]
+        status = FAIL if FAIL in decisions else (MORE if MORE in decisions else PASS)
+        failed = [name for name, layer in layers.items() if layer.decision == FAIL]
         why = ""
         if "model" in failed:
             why += f"the model slowed (x{layers['model'].ratio:.3f} against the yardstick); "
@@ -197,7 +197,7 @@ class LatencyEntry:
         resolves = ", ".join(f"{name} >= {layer.resolves:.1%}" for name, layer in layers.items())
         note = "" if skipped is None else f"; environment not judged: {skipped}"
         note += f"; model layer widened: {busy}" if busy else ""
-        return dict(status=status, metric="p50 ms", baseline=statistics.median(self.samples_ms),
+        return Judgement(status, metric="p50 ms", baseline=statistics.median(self.samples_ms),
                     current=result.p50_ms,
                     change=" ".join(f"{name} x{layer.ratio:.3f} [{layer.low:.3f}, {layer.high:.3f}]"
                                     for name, layer in layers.items()),
@@ -258,7 +258,7 @@ class MemoryEntry:
                        entry.get("disk_mb"), environment)
         return cls(None, number(entry, "model_mb", where), None, params, entry.get("disk_mb"), environment)
 
-    def judge(self, result: Any, tolerance: Tolerance, context: Context) -> dict[str, Any]:
+    def judge(self, result: Any, tolerance: Tolerance, context: Context) -> Judgement:
         growth = tolerance.max_memory_growth
         if self.private is not None:
             memory, now_mb, then_mb = "private MB", result.private_mb, statistics.median(self.private)
@@ -281,7 +281,7 @@ class MemoryEntry:
         floor_text = ", ".join(f"{name} {value:.1f} MB" for name, value in floors.items())
         detail = ("grew beyond the tolerance: " + "; ".join(grown)) if grown else (
             f"tolerance {growth:.0%}, noise floors {floor_text}")
-        return dict(status=FAIL if grown else PASS, metric=memory, baseline=then[memory], current=now[memory],
+        return Judgement(FAIL if grown else PASS, metric=memory, baseline=then[memory], current=now[memory],
                     change=f"x{now[memory] / then[memory]:.3f}" if then[memory] else "", detail=detail + note)
 
 

@@ -17,7 +17,7 @@ from pytest_embedeval.gate.entries import ENTRY_TYPES, Context
 from pytest_embedeval.gate.policy import Tolerance
 from pytest_embedeval.gate.store import BaselineStore
 from pytest_embedeval.measure.registry import kind_of
-from pytest_embedeval.gate.verdict import FAIL, NO_BASELINE, SAVED, UPDATED, Verdict, verdict_for
+from pytest_embedeval.gate.verdict import FAIL, NO_BASELINE, SAVED, UPDATED, Judgement, Verdict, verdict_for
 
 
 def judge(kind: str, result: Any, entry: dict[str, Any], tolerance: Tolerance, *, where: str,
@@ -25,7 +25,7 @@ def judge(kind: str, result: Any, entry: dict[str, Any], tolerance: Tolerance, *
     """The verdict on ``result`` against its baseline ``entry`` (``where`` names it in errors)."""
     typed = ENTRY_TYPES[kind].read(entry, result, where)
     context = Context(where, environment, confidence, seed, final)
-    return verdict_for(result, **typed.judge(result, tolerance, context))
+    return verdict_for(result, typed.judge(result, tolerance, context))
 
 
 @dataclass
@@ -49,8 +49,8 @@ class Gatekeeper:
         if self.update or (self.save and entry is None):
             written = {**ENTRY_TYPES[result.KIND].write(result), "environment": self.environment}
             self.pending.setdefault(model, {}).setdefault(variant, {})[key] = written
-            return verdict_for(result, UPDATED if entry is not None else SAVED,
-                               detail=f"written to {self.store.path(model)}")
+            return verdict_for(result, Judgement(UPDATED if entry is not None else SAVED,
+                                                 detail=f"written to {self.store.path(model)}"))
         if entry is None:
             return self._missing(result)
         return judge(result.KIND, result, entry, tolerance, where=f"{self.store.path(model)} [{variant}][{key}]",
@@ -62,12 +62,12 @@ class Gatekeeper:
             prefix = result.entry_key().split(f":{result.fingerprint}")[0] + ":"
             others = [k for k in self.store.keys(model, variant) if k.startswith(prefix)]
             if others:
-                return verdict_for(result, FAIL, detail=(
+                return verdict_for(result, Judgement(FAIL, detail=(
                     f"the baseline in {self.store.path(model)} is for other data ({', '.join(others)}); "
                     f"this data's fingerprint is {result.fingerprint}: the data set changed, so review "
-                    "it and rewrite the baseline with --embed-baseline-update"))
-        return verdict_for(result, NO_BASELINE,
-                           detail=f"none in {self.store.path(model)}; write one with --embed-baseline-save")
+                    "it and rewrite the baseline with --embed-baseline-update")))
+        return verdict_for(result, Judgement(NO_BASELINE, detail=f"none in {self.store.path(model)}; write one with "
+                                                                 "--embed-baseline-save"))
 
     def merge_pending(self, pending: dict[str, dict[str, dict[str, Any]]]) -> None:
         """Entries an xdist worker collected, to be written by the controller."""

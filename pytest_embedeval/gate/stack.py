@@ -27,6 +27,7 @@ from pytest_embedeval.gate.acceptance import AcceptanceResult, Criterion
 from pytest_embedeval.gate.entries import noise_floor
 from pytest_embedeval.gate.policy import Tolerance
 from pytest_embedeval.gate.stats import drop_fails, growth_fails, process_slowdown, spearman_change
+from pytest_embedeval.gate.verdict import Status
 from pytest_embedeval.measure.latency import make_inputs
 from pytest_embedeval.measure.stack import inspect, run_probes
 
@@ -95,7 +96,7 @@ def _speed(old: list[dict[str, Any]], new: list[dict[str, Any]], tolerance: Tole
             f"speed, batch {batch} (p50 ms)", f"{math.exp(statistics.fmean(before)) * 1e3:.1f}",
             f"{math.exp(statistics.fmean(after)) * 1e3:.1f}", f"x{change.ratio:.3f} [{change.low:.3f}, {change.high:.3f}]",
             f"<= x{1 + tolerance.max_slowdown:.2f} (resolves {change.resolves:.1%}, {len(before)}+{len(after)} "
-            "processes)", change.decision != "fail"))
+            "processes)", change.decision != Status.FAIL))
     return criteria
 
 

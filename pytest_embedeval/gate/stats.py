@@ -13,6 +13,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from pytest_embedeval.gate.verdict import Status
+
 
 ALPHA = 0.01  # the speed gate's false-alarm rate, all spent on its second look
 MEMORY_NOISE_MB = 32.0  # private-memory growth smaller than this is allocator noise (docs/gates.md)
@@ -100,7 +102,7 @@ class Slowdown:
     low: float  # the confidence interval of the ratio
     high: float
     resolves: float  # the smallest slowdown this comparison could call real (a fraction: 0.07)
-    decision: str  # "fail", "pass" or "more" (take the second look)
+    decision: Status  # PASS, FAIL or MORE (take the second look)
 
 
 def slowdown(baseline: Sequence[float], current: Sequence[float], *, tolerance: float, process_noise: float,
@@ -167,8 +169,8 @@ def _decide(shift: float, error: float, tolerance: float, final: bool, alpha: fl
     limit = math.log1p(tolerance)
     z_fail, z_interval = float(quantile(1 - alpha)), float(quantile(0.5 + confidence / 2))
     if not final:
-        decision = "pass" if shift < limit / 2 else "more"
+        decision = Status.PASS if shift < limit / 2 else Status.MORE
     else:
-        decision = "fail" if shift > limit and shift > z_fail * error else "pass"
+        decision = Status.FAIL if shift > limit and shift > z_fail * error else Status.PASS
     return Slowdown(math.exp(shift), math.exp(shift - z_interval * error), math.exp(shift + z_interval * error),
                     max(math.expm1(z_fail * error), tolerance), decision)

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from pytest_embedeval.gate.verdict import Verdict
+from pytest_embedeval.gate.verdict import Status, Verdict
 from pytest_embedeval.measure import RESULT_TYPES
 from pytest_embedeval.measure.registry import kind_of
 
@@ -87,7 +87,7 @@ class RunResults:
         for record in message.get("records") or []:
             self._records[record_key(record)] = record
         for verdict in message.get("verdicts") or []:
-            self.add_verdict(Verdict(**verdict))
+            self.add_verdict(Verdict(**{**verdict, "status": Status(verdict["status"])}))
         for hybrid in message.get("hybrids") or []:
             self.add_hybrid(hybrid)
         self.acceptance += message.get("acceptance") or []
