@@ -6,12 +6,13 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from pytest_embedeval.gate.entries import LatencyEntry
 from pytest_embedeval.gate.judge import judge
 from pytest_embedeval.gate.policy import Tolerance
-from pytest_embedeval.gate.stats import slowdown
+from pytest_embedeval.gate.stats import process_slowdown, ratio_slowdown, slowdown
 from pytest_embedeval.gate.verdict import FAIL, MORE, NOT_COMPARABLE, PASS
 from pytest_embedeval.measure.latency import Timing, summarise
 from pytest_embedeval.measure.yardstick import CALIBRATION, SpeedProbe
@@ -210,3 +211,39 @@ def test_machine_load_is_the_cpu_time_of_others(monkeypatch: pytest.MonkeyPatch)
 def test_latency_entry_keeps_its_windows() -> None:
     written = LatencyEntry.write(latency(windows(1.0, 2.0)))
     assert written["calibration"] == CALIBRATION and len(written["windows"]) == 3
+
+
+def log_windows(center: float, n: int = 3, spread: float = 0.01, seed: int = 0) -> list[float]:
+    """Windows of log(model / yardstick), as the gate keeps them (yardstick.Window.model)."""
+    return list(np.log(center) + np.random.default_rng(seed).normal(0, spread, n))
+
+
+def test_speed_gate_needs_significance_and_size() -> None:
+    """The gate's own test (stats.slowdown, second look): a change fails only when large and real."""
+    base = log_windows(1.0)
+
+    def decide(current: list[float], noise: float = 0.018) -> str:
+        return slowdown(base, current, tolerance=0.05, process_noise=noise, final=True).decision
+
+    assert decide(log_windows(1.0, seed=1)) == PASS
+    slower = slowdown(base, log_windows(1.3, seed=2), tolerance=0.05, process_noise=0.018, final=True)
+    assert slower.decision == FAIL and slower.low < slower.ratio < slower.high
+    assert decide(log_windows(1.04, spread=0.0001, seed=3), noise=0.0) == PASS  # real, but within tolerance
+    assert decide(log_windows(1.08, seed=4), noise=0.1) == PASS  # beyond tolerance, but within process noise
+    assert decide(log_windows(1.08, seed=4)) == FAIL
+
+
+def test_upgrade_speed_tests_use_windows_and_process_noise() -> None:
+    """--embed-candidate: windows of one process plus the gate's process noise; --embed-incumbent-env:
+    fresh processes of each stack, their spread measured (Student's t)."""
+    assert ratio_slowdown(log_windows(1.0), tolerance=0.05, process_noise=0.018).decision == PASS
+    assert ratio_slowdown(log_windows(1.25), tolerance=0.05, process_noise=0.018).decision == FAIL
+    # beyond a 2% tolerance, but not beyond the process noise (2.33 x 2.0%): one process cannot tell
+    assert ratio_slowdown(log_windows(1.035), tolerance=0.02, process_noise=0.018).decision == PASS
+    assert ratio_slowdown(log_windows(1.035), tolerance=0.02, process_noise=0.0).decision == FAIL
+    before = log_windows(1.0, n=4, spread=0.03, seed=5)
+    assert process_slowdown(before, log_windows(1.0, n=4, spread=0.03, seed=6), tolerance=0.05).decision == PASS
+    slower = process_slowdown(before, log_windows(1.25, n=4, spread=0.03, seed=6), tolerance=0.05)
+    assert slower.decision == FAIL and slower.ratio == pytest.approx(1.25, rel=0.06)
+    noisy = process_slowdown(before, log_windows(1.12, n=4, spread=0.15, seed=6), tolerance=0.05)
+    assert noisy.decision == PASS and noisy.resolves > 0.12
