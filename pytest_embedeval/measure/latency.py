@@ -19,10 +19,10 @@ from __future__ import annotations
 import gc
 import random
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, ClassVar, Sequence
 
-from pytest_embedeval.models.targets import Targeted
+from pytest_embedeval.measure.workload import WorkloadResult
 
 # words per input for the named lengths; "long" overruns a 256-token model and is truncated
 LENGTHS = {"short": 12, "medium": 48, "long": 320}
@@ -48,7 +48,7 @@ def make_inputs(length: str | int, count: int, seed: int = 0) -> list[str]:
 
 
 @dataclass(frozen=True)
-class LatencyResult(Targeted):
+class LatencyResult(WorkloadResult):
     """Per-batch encode latency of one model on one device for one workload."""
 
     KIND: ClassVar[str] = "latency"
@@ -85,12 +85,6 @@ class LatencyResult(Targeted):
         """This result with its cost per million tokens at ``price_per_hour`` (None: no price given)."""
         return replace(self, price_per_hour=price_per_hour, usd_per_mtok=cost_per_mtok(price_per_hour,
                                                                                        self.tokens_per_s))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def entry_key(self) -> str:
-        return f"latency:bs{self.batch_size}:{self.length}"
 
     def describe(self) -> str:
         return (f"model {self.model} on {self.device}, batch {self.batch_size} x {self.length} inputs, "

@@ -28,12 +28,12 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pytest_embedeval.errors import EmbedEvalError
-from pytest_embedeval.models.targets import Targeted
+from pytest_embedeval.measure.workload import WorkloadResult
 
 MB = 1024 * 1024
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".onnx")
@@ -43,7 +43,7 @@ MIN_BATCHES = 3
 
 
 @dataclass(frozen=True)
-class MemoryResult(Targeted):
+class MemoryResult(WorkloadResult):
     """Memory figures of one model on one device for one encode workload (MB = 2**20 bytes)."""
 
     KIND: ClassVar[str] = "memory"
@@ -72,12 +72,6 @@ class MemoryResult(Targeted):
     # every probe's private peak and peak RSS (one probe, or several when a baseline is saved)
     private_probes: tuple[float, ...] = field(default=(), hash=False)
     peak_probes: tuple[float, ...] = field(default=(), hash=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def entry_key(self) -> str:
-        return f"memory:bs{self.batch_size}:{self.length}"
 
     def describe(self) -> str:
         return (f"model {self.model} on {self.device}, load + encode of batch {self.batch_size} x {self.length} "
