@@ -1,7 +1,8 @@
 """What every accuracy kind (a task type: STS, retrieval, classification ...) offers the rest of the package.
 
-A kind is one module in ``measure/``: its data, its evaluation into a frozen
-result with per-item scores, and one :class:`Kind` object describing it.
+A kind is one module in ``measure/``: its data (a :class:`TaskData`), its
+evaluation into a frozen result with per-item scores (a :class:`TaskResult`;
+:func:`embed_unique` encodes the texts), and one :class:`Kind` object describing it.
 :data:`measure.registry.KINDS` lists them; the gate (``entries.AccuracyEntry``),
 the reports (tables, selection, trade-off, JUnit, JSON) and the plugin
 (``--embed-tasks``, ``embed_eval.task``) iterate that list and never ask which
@@ -14,14 +15,18 @@ items (``gate.stats.paired_change``) with ``Kind.score``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import KW_ONLY, asdict, dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterable, Sequence, TypeVar
 
-from pytest_embedeval.errors import DataError
+from pytest_embedeval.core.fingerprint import content_fingerprint
+from pytest_embedeval.errors import DataError, EmbedEvalError
 from pytest_embedeval.models.targets import Targeted
 
 Encoder = Callable[[list[str]], Any]  # texts -> 2-D float array, one row per text
+ResultT = TypeVar("ResultT", bound="TaskResult")
 
 
 @dataclass(frozen=True)
@@ -70,24 +75,105 @@ class TaskSpec:
 
 
 @dataclass(frozen=True)
-class TaskResult(Targeted):
-    """What every accuracy result shares: what was scored, where, and its baseline entry's key.
+class TaskData:
+    """What every kind's data set is: a named split from a source, known by its content (baselines and the
+    embedding cache are keyed on ``fingerprint``, so an edited file is never compared with its old scores).
 
-    A kind's result adds ``KIND``, ``IDENTITY``, ``JUNIT``, its scores (the per-item ones with
-    ``field(repr=False, compare=False)``), ``batch_size``, ``encode_seconds``, ``variant``, ``prompt`` and
-    ``task``, and a ``to_dict()`` without the per-item scores."""
+    A kind's data adds its texts, and says what is scored (``content``) and how much it holds (``counts``)."""
+
+    name: str  # the task, or the file's or folder's name
+    split: str
+    source: str  # absolute path, or hub:<id>
+
+    def content(self) -> Iterable[Iterable[Sequence[object]]]:
+        """The groups of records that are scored: what the fingerprint hashes."""
+        raise NotImplementedError
+
+    def counts(self) -> str:
+        """How much it holds, for its label: ``1500 pairs``."""
+        raise NotImplementedError
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """16 hex digits of the content's hash."""
+        return content_fingerprint(*self.content())
+
+    @property
+    def label(self) -> str:
+        """The data in messages and reports: ``stsb/dev (1500 pairs, /data/sts-dev.csv)``."""
+        return f"{self.name}/{self.split} ({self.counts()}, {self.source})"
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """The vectors of distinct texts, and the seconds encoding them took."""
+
+    vectors: Any  # one row per distinct text
+    row: dict[str, int]  # text -> its row
+    seconds: float
+
+    def of(self, texts: Iterable[str]) -> Any:
+        """The vectors of ``texts`` in their order, repeats included."""
+        return self.vectors[[self.row[text] for text in texts]]
+
+
+def embed_unique(encode: Encoder, texts: Iterable[str], what: str) -> Embedded:
+    """Encode each distinct text once (STS-B dev: 2,910 sentences instead of 3,000), timed, and check what came
+    back, so a broken encoder fails here naming ``what`` (model, device, data), not deep in scoring."""
+    import numpy as np
+
+    unique = list(dict.fromkeys(texts))
+    start = time.perf_counter()
+    vectors = np.asarray(encode(unique))
+    seconds = time.perf_counter() - start
+    if vectors.ndim != 2 or len(vectors) != len(unique):
+        raise EmbedEvalError(f"{what}: encode returned shape {vectors.shape} for {len(unique)} texts; "
+                             "expected one row each")
+    if not np.isfinite(vectors).all():
+        raise EmbedEvalError(f"{what}: the model produced non-finite embeddings (NaN or inf); try float32")
+    return Embedded(vectors, {text: i for i, text in enumerate(unique)}, seconds)
+
+
+def per_item() -> Any:
+    """A result field of per-item scores: what the gate resamples, kept out of the result's record and repr."""
+    return field(repr=False, compare=False, metadata={"per_item": True})
+
+
+@dataclass(frozen=True)
+class TaskResult(Targeted):
+    """What every accuracy result shares: what was scored, where and how, its record and its baseline entry's key.
+
+    A kind's result adds ``KIND``, ``JUNIT`` and its scores (the per-item ones as :func:`per_item` fields); it
+    overrides ``IDENTITY`` (the fields that tell two of its records apart in a report) only where its own differ."""
 
     KIND: ClassVar[str] = ""
+    IDENTITY: ClassVar[tuple[str, ...]] = ("model", "device", "variant", "dataset", "split", "fingerprint",
+                                           "batch_size", "prompt")
     model: str
     device: str
     dataset: str
     split: str
     source: str
     fingerprint: str
+    _: KW_ONLY  # by keyword: so a kind's own fields need no defaults
+    batch_size: int
+    encode_seconds: float | None  # None when every embedding came from the cache
+    variant: str = ""  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
+    prompt: str | None = None  # prepended to every text (models/prompts.py); to the queries where documents have theirs
+    task: str = ""  # the MTEB task (``STS13``, ``STS17:en-en``) when the data is one, for the mean over tasks
+
+    def to_dict(self) -> dict[str, Any]:
+        """Its record for reports and baseline entries: every field but the per-item scores (thousands of numbers;
+        an entry keeps them packed, as float32)."""
+        record = asdict(self)
+        for each in fields(self):
+            if each.metadata.get("per_item"):
+                del record[each.name]
+        return record
 
     def entry_key(self) -> str:
         """Its baseline entry: the data (name, split, content), the batch size and the prompt, if any."""
-        key = f"{self.KIND}:{self.dataset}/{self.split}:{self.fingerprint}:bs{getattr(self, 'batch_size')}"
+        key = f"{self.KIND}:{self.dataset}/{self.split}:{self.fingerprint}:bs{self.batch_size}"
         from pytest_embedeval.models.prompts import prompt_digest
 
         # a changed prompt is a different measurement; no prompt keeps the plain key
@@ -97,12 +183,14 @@ class TaskResult(Targeted):
                 key += f":{tag}-{prompt_digest(prompt)}"
         return key
 
-    def at_least(self, metric: str, points: float, minimum: float) -> None:
-        """The assertion behind ``assert_<score>(min=...)``: points below ``minimum`` fail, naming model and data."""
+    def at_least(self: ResultT, metric: str, points: float, minimum: float) -> ResultT:
+        """The assertion behind ``assert_<score>(min=...)``: points below ``minimum`` fail, naming model and data;
+        else the result, so assertions chain."""
         __tracebackhide__ = True  # the failure points at the user's line, not ours
         if not points >= minimum:
             raise AssertionError(f"{metric} {points:.2f} is below the minimum {minimum:.2f} for model {self.model} "
                                  f"on {self.device}, {self.dataset}/{self.split}")
+        return self
 
 
 @dataclass(frozen=True)

@@ -17,24 +17,20 @@ document that does not exist, a qrels pair listed twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable
 
-from pytest_embedeval.core.fingerprint import content_fingerprint
 from pytest_embedeval.errors import DataError
+from pytest_embedeval.measure.accuracy import TaskData
 from pytest_embedeval.measure.data import _decode, _lines, read_jsonl_records
 
 QRELS_HEADER = ("query-id", "corpus-id", "score")
 
 
 @dataclass(frozen=True)
-class BeirSet:
+class BeirSet(TaskData):
     """Queries, corpus and graded relevance of one split (queries without qrels already dropped)."""
 
-    name: str
-    split: str
-    source: str
     query_ids: tuple[str, ...]
     queries: tuple[str, ...]
     doc_ids: tuple[str, ...]
@@ -42,15 +38,12 @@ class BeirSet:
     qrels: dict[str, dict[str, int]] = field(compare=False)
     dropped_queries: int = 0  # queries with no qrels line in this split
 
-    @cached_property
-    def fingerprint(self) -> str:
-        """Content hash of queries, corpus and qrels: baselines and caches are keyed on it."""
+    def content(self) -> tuple[Iterable[tuple[Any, ...]], ...]:
         qrels = ((qid, did, grade) for qid in sorted(self.qrels) for did, grade in sorted(self.qrels[qid].items()))
-        return content_fingerprint(zip(self.query_ids, self.queries), zip(self.doc_ids, self.docs), qrels)
+        return zip(self.query_ids, self.queries), zip(self.doc_ids, self.docs), qrels
 
-    @property
-    def label(self) -> str:
-        return f"{self.name}/{self.split} ({len(self.queries)} queries, {len(self.docs)} documents, {self.source})"
+    def counts(self) -> str:
+        return f"{len(self.queries)} queries, {len(self.docs)} documents"
 
 
 def _doc_text(title: Any, text: str) -> str:

@@ -17,14 +17,14 @@ a classification task is scored.
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pytest_embedeval.errors import DataError, EmbedEvalError
-from pytest_embedeval.measure.accuracy import Column, Encoder, Kind, TaskInfo, TaskResult, TaskSpec, task_folder
+from pytest_embedeval.errors import DataError
+from pytest_embedeval.measure.accuracy import (Column, Encoder, Kind, TaskInfo, TaskResult, TaskSpec, embed_unique,
+                                               per_item, task_folder)
 from pytest_embedeval.measure.labelled import Labelled, fingerprint, read_hub, read_labelled, split_file
 
 SEED = 42  # MTEB's seed for the shuffles and the logistic regression
@@ -91,8 +91,6 @@ class ClassificationResult(TaskResult):
     """One classification task scored for one model on one device."""
 
     KIND: ClassVar[str] = "classification"
-    IDENTITY: ClassVar[tuple[str, ...]] = ("model", "device", "variant", "dataset", "split", "fingerprint",
-                                           "batch_size", "prompt")
     JUNIT: ClassVar[tuple[str, ...]] = ("accuracy", "f1")
 
     n_test: int
@@ -100,38 +98,14 @@ class ClassificationResult(TaskResult):
     n_labels: int
     samples_per_label: int
     n_experiments: int
-    batch_size: int
     accuracy: float  # MTEB's main score: the mean over experiments, 0-1
     f1: float  # macro F1, mean over experiments
     accuracies: tuple[float, ...]  # each experiment's accuracy
-    encode_seconds: float | None
-    correct: tuple[float, ...] = field(repr=False, compare=False)  # per test row: share of experiments right
-    variant: str = ""
-    prompt: str | None = None
-    task: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        record = asdict(self)
-        del record["correct"]
-        return record
+    correct: tuple[float, ...] = per_item()  # per test row: share of experiments right
 
     def assert_accuracy(self, min: float) -> ClassificationResult:  # noqa: A002 - reads as the user writes it
         __tracebackhide__ = True
-        self.at_least("accuracy", self.accuracy * 100, min)
-        return self
-
-
-def embed(encode: Encoder, texts: list[str], what: str) -> Any:
-    import numpy as np
-
-    unique = list(dict.fromkeys(texts))
-    vectors = np.asarray(encode(unique))
-    if vectors.ndim != 2 or len(vectors) != len(unique):
-        raise EmbedEvalError(f"{what}: encode returned shape {vectors.shape} for {len(unique)} texts")
-    if not np.isfinite(vectors).all():
-        raise EmbedEvalError(f"{what}: the model produced non-finite embeddings (NaN or inf)")
-    row = {text: i for i, text in enumerate(unique)}
-    return vectors, row
+        return self.at_least("accuracy", self.accuracy * 100, min)
 
 
 def evaluate_classification(encode: Encoder, data: ClassificationSet, *, model: str, device: str,
@@ -143,16 +117,14 @@ def evaluate_classification(encode: Encoder, data: ClassificationSet, *, model: 
     chosen = draws(data.train.labels, data.samples_per_label, data.n_experiments)
     used = sorted({i for rows in chosen for i in rows})
     texts = [data.train.texts[i] for i in used] + list(data.test.texts)
-    start = time.perf_counter()
-    vectors, row = embed(encode, texts, f"model {model} on {device}, {data.name}")
-    seconds = time.perf_counter() - start
-    test_x = vectors[[row[t] for t in data.test.texts]]
+    embedded = embed_unique(encode, texts, f"model {model} on {device}, {data.name}")
+    test_x = embedded.of(data.test.texts)
     gold = np.asarray(data.test.labels, dtype=object)
     correct = np.zeros(len(gold))
     accuracies, f1s = [], []
     for rows in chosen:
         classifier = LogisticRegression(random_state=SEED, max_iter=100)
-        classifier.fit(vectors[[row[data.train.texts[i]] for i in rows]], [data.train.labels[i] for i in rows])
+        classifier.fit(embedded.of(data.train.texts[i] for i in rows), [data.train.labels[i] for i in rows])
         predicted = classifier.predict(test_x)
         hits = predicted == gold
         correct += hits
@@ -163,7 +135,7 @@ def evaluate_classification(encode: Encoder, data: ClassificationSet, *, model: 
         fingerprint=data.fingerprint, n_test=len(gold), n_train=len(used), n_labels=len(set(data.train.labels)),
         samples_per_label=data.samples_per_label, n_experiments=data.n_experiments, batch_size=batch_size,
         accuracy=float(np.mean(accuracies)), f1=float(np.mean(f1s)), accuracies=tuple(accuracies),
-        encode_seconds=seconds, correct=tuple((correct / len(chosen)).tolist()))
+        encode_seconds=embedded.seconds, correct=tuple((correct / len(chosen)).tolist()))
 
 
 class ClassificationKind(Kind):

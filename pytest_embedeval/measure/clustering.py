@@ -15,15 +15,14 @@ by exactly zero).  The gate resamples the V-measures of the same draws.
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pytest_embedeval.errors import DataError
-from pytest_embedeval.measure.accuracy import Column, Encoder, Kind, TaskInfo, TaskResult, TaskSpec, task_folder
-from pytest_embedeval.measure.classification import embed
+from pytest_embedeval.measure.accuracy import (Column, Encoder, Kind, TaskInfo, TaskResult, TaskSpec, embed_unique,
+                                               task_folder)
 from pytest_embedeval.measure.labelled import Labelled, fingerprint, read_hub, read_labelled, split_file
 
 SEED = 42
@@ -51,29 +50,18 @@ class ClusteringResult(TaskResult):
     """One clustering task scored for one model on one device."""
 
     KIND: ClassVar[str] = "clustering"
-    IDENTITY: ClassVar[tuple[str, ...]] = ("model", "device", "variant", "dataset", "split", "fingerprint",
-                                           "batch_size", "prompt")
     JUNIT: ClassVar[tuple[str, ...]] = ("v_measure",)
 
     n_documents: int
     n_labels: int
     n_draws: int
     draw_size: int
-    batch_size: int
     v_measure: float  # MTEB's main score: the mean over draws, 0-1
     v_measures: tuple[float, ...]  # each draw's, for the gate
-    encode_seconds: float | None
-    variant: str = ""
-    prompt: str | None = None
-    task: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     def assert_v_measure(self, min: float) -> ClusteringResult:  # noqa: A002 - reads as the user writes it
         __tracebackhide__ = True
-        self.at_least("V-measure", self.v_measure * 100, min)
-        return self
+        return self.at_least("V-measure", self.v_measure * 100, min)
 
 
 def evaluate_clustering(encode: Encoder, data: ClusteringSet, *, model: str, device: str,
@@ -89,10 +77,8 @@ def evaluate_clustering(encode: Encoder, data: ClusteringSet, *, model: str, dev
     order = rng.sample(range(len(docs)), k=min(len(docs), params["max_documents_to_embed"]))
     texts = [docs.texts[i] for i in order]
     labels = np.asarray([docs.labels[i] for i in order], dtype=object)
-    start = time.perf_counter()
-    vectors, row = embed(encode, texts, f"model {model} on {device}, {data.name}")
-    seconds = time.perf_counter() - start
-    embeddings = vectors[[row[t] for t in texts]]
+    embedded = embed_unique(encode, texts, f"model {model} on {device}, {data.name}")
+    embeddings = embedded.of(texts)
     n_labels = len(set(labels.tolist()))
     kmeans_rng = np.random.RandomState(SEED)
     scores = []
@@ -105,7 +91,7 @@ def evaluate_clustering(encode: Encoder, data: ClusteringSet, *, model: str, dev
         model=model, device=device, dataset=data.name, split=data.split, source=data.source,
         fingerprint=data.fingerprint, n_documents=len(texts), n_labels=n_labels, n_draws=len(scores),
         draw_size=params["max_documents_per_cluster"], batch_size=batch_size, v_measure=float(np.mean(scores)),
-        v_measures=tuple(scores), encode_seconds=seconds)
+        v_measures=tuple(scores), encode_seconds=embedded.seconds)
 
 
 class ClusteringKind(Kind):

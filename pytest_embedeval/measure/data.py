@@ -21,12 +21,11 @@ import io
 import json
 import math
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
-from pytest_embedeval.core.fingerprint import content_fingerprint
 from pytest_embedeval.errors import DataError
+from pytest_embedeval.measure.accuracy import TaskData
 
 HUB_DATASET = "sentence-transformers/stsb"
 HUB_SPLITS = {"dev": "validation", "validation": "validation", "train": "train", "test": "test"}
@@ -37,28 +36,38 @@ MIN_PAIRS = 3  # fewer pairs leave a correlation undefined or meaningless
 
 
 @dataclass(frozen=True)
-class StsDataset:
-    """Sentence pairs with gold similarity scores, as loaded (scale untouched)."""
+class SentencePairs(TaskData):
+    """Sentence pairs, each with its gold judgement: what STS and pair classification score."""
 
-    name: str  # "stsb" or the file's stem
-    split: str
-    source: str  # absolute path, or hub:<id>
     sentences1: tuple[str, ...]
     sentences2: tuple[str, ...]
+
+    @property
+    def gold(self) -> tuple[float, ...]:
+        """One judgement a pair (a score, a label), in the pairs' order."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.sentences1)
+
+    def content(self) -> tuple[Iterable[tuple[str, str, float]]]:
+        return (zip(self.sentences1, self.sentences2, self.gold),)
+
+    def counts(self) -> str:
+        return f"{len(self)} pairs"
+
+
+@dataclass(frozen=True)
+class StsDataset(SentencePairs):
+    """Sentence pairs with gold similarity scores, as loaded (scale untouched); ``name`` is "stsb" or the
+    file's stem."""
+
     scores: tuple[float, ...]
     task: bool = False  # an MTEB task by name (tasks.py): ``name`` is the task, ``split`` its real split
 
-    def __len__(self) -> int:
-        return len(self.scores)
-
-    @cached_property
-    def fingerprint(self) -> str:
-        """Content hash of the pairs and scores: baselines and caches are keyed on it."""
-        return content_fingerprint(zip(self.sentences1, self.sentences2, self.scores))
-
     @property
-    def label(self) -> str:
-        return f"{self.name}/{self.split} ({len(self)} pairs, {self.source})"
+    def gold(self) -> tuple[float, ...]:
+        return self.scores
 
 
 def _decode(path: Path) -> str:

@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import csv
 import io
-import time
-from dataclasses import asdict, dataclass, field, replace
-from functools import cached_property
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable
 
-from pytest_embedeval.core.fingerprint import content_fingerprint
 from pytest_embedeval.errors import DataError, EmbedEvalError
-from pytest_embedeval.measure.accuracy import Column, Encoder, Kind, TaskInfo, TaskResult, TaskSpec, task_folder
-from pytest_embedeval.measure.data import _decode, read_jsonl_records
+from pytest_embedeval.measure.accuracy import (Column, Encoder, Kind, TaskInfo, TaskResult, TaskSpec,
+                                               embed_unique, per_item, task_folder)
+from pytest_embedeval.measure.data import SentencePairs, _decode, read_jsonl_records
 
 # MTEB's PairClassification tasks: hub id, pinned revision, split (mteb/tasks/pair_classification/eng)
 PAIR_TASKS: dict[str, tuple[str, str, str]] = {
@@ -47,27 +45,17 @@ LABEL_COLUMNS = ("label", "labels")
 
 
 @dataclass(frozen=True)
-class PairSet:
+class PairSet(SentencePairs):
     """Sentence pairs labelled 1 (same meaning, duplicate) or 0."""
 
-    name: str
-    split: str
-    source: str
-    sentences1: tuple[str, ...]
-    sentences2: tuple[str, ...]
     labels: tuple[int, ...]
 
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @cached_property
-    def fingerprint(self) -> str:
-        """Content hash of the pairs and labels: baselines and caches are keyed on it."""
-        return content_fingerprint(zip(self.sentences1, self.sentences2, self.labels))
-
     @property
-    def label(self) -> str:
-        return f"{self.name}/{self.split} ({len(self)} pairs, {sum(self.labels)} positive, {self.source})"
+    def gold(self) -> tuple[int, ...]:
+        return self.labels
+
+    def counts(self) -> str:
+        return f"{super().counts()}, {sum(self.labels)} positive"
 
 
 def _label(value: Any, where: str) -> int:
@@ -269,34 +257,21 @@ class PairClassificationResult(TaskResult):
     """One pair-classification evaluation of one model on one device and data set."""
 
     KIND: ClassVar[str] = "pair_classification"
-    IDENTITY: ClassVar[tuple[str, ...]] = ("model", "device", "variant", "dataset", "split", "fingerprint",
-                                           "batch_size", "prompt")
     JUNIT: ClassVar[tuple[str, ...]] = ("max_ap", "max_f1", "max_accuracy")
 
     n_pairs: int
     n_positive: int
-    batch_size: int
+    labels: tuple[int, ...] = per_item()  # the data's, per pair
     max_ap: float  # MTEB's main score, 0-1
     max_f1: float
     max_accuracy: float
-    best: str  # the similarity that gave max_ap: its per-pair scores are what the gate resamples
     metrics: dict[str, float] = field(compare=False)  # every MTEB figure: cosine_ap, manhattan_f1 ...
-    encode_seconds: float | None
-    labels: tuple[int, ...] = field(repr=False, compare=False)
-    scores: tuple[float, ...] = field(repr=False, compare=False)  # per pair, similarity ``best``, higher = alike
-    variant: str = ""
-    task: str = ""
-    prompt: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        record = asdict(self)
-        del record["labels"], record["scores"]
-        return record
+    best: str  # the similarity that gave max_ap: its per-pair scores are what the gate resamples
+    scores: tuple[float, ...] = per_item()  # per pair, similarity ``best``, higher = alike
 
     def assert_max_ap(self, min: float) -> PairClassificationResult:  # noqa: A002 - reads as the user writes it
         __tracebackhide__ = True
-        self.at_least("max AP", self.max_ap * 100, min)
-        return self
+        return self.at_least("max AP", self.max_ap * 100, min)
 
 
 def evaluate_pairs(encode: Callable[[list[str]], Any], data: PairSet, *, model: str, device: str,
@@ -304,19 +279,8 @@ def evaluate_pairs(encode: Callable[[list[str]], Any], data: PairSet, *, model: 
     """Embed each unique sentence once, then score every similarity as MTEB does."""
     import numpy as np
 
-    unique = list(dict.fromkeys(data.sentences1 + data.sentences2))
-    start = time.perf_counter()
-    vectors = np.asarray(encode(unique))
-    seconds = time.perf_counter() - start
-    if vectors.ndim != 2 or len(vectors) != len(unique):
-        raise EmbedEvalError(f"model {model} on {device}: encode returned shape {vectors.shape} for "
-                             f"{len(unique)} sentences; expected one row each")
-    if not np.isfinite(vectors).all():
-        raise EmbedEvalError(f"model {model} on {device} produced non-finite embeddings for {data.label}")
-    row = {text: i for i, text in enumerate(unique)}
-    e1 = vectors[[row[s] for s in data.sentences1]]
-    e2 = vectors[[row[s] for s in data.sentences2]]
-    scores = pair_scores(e1, e2, similarity)
+    embedded = embed_unique(encode, data.sentences1 + data.sentences2, f"model {model} on {device}, {data.label}")
+    scores = pair_scores(embedded.of(data.sentences1), embedded.of(data.sentences2), similarity)
     figures = pair_metrics(scores, data.labels)
     best = max((name for name, _ in SIMILARITIES), key=lambda name: figures[f"{name}_ap"])
     oriented = np.asarray(scores[best], dtype=np.float64) * (1 if dict(SIMILARITIES)[best] else -1)
@@ -324,7 +288,7 @@ def evaluate_pairs(encode: Callable[[list[str]], Any], data: PairSet, *, model: 
         model=model, device=device, dataset=data.name, split=data.split, source=data.source,
         fingerprint=data.fingerprint, n_pairs=len(data), n_positive=sum(data.labels), batch_size=batch_size,
         max_ap=figures["max_ap"], max_f1=figures["max_f1"], max_accuracy=figures["max_accuracy"], best=best,
-        metrics=figures, encode_seconds=seconds, labels=data.labels, scores=tuple(oriented.tolist()))
+        metrics=figures, encode_seconds=embedded.seconds, labels=data.labels, scores=tuple(oriented.tolist()))
 
 
 class PairClassificationKind(Kind):

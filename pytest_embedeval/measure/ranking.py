@@ -18,12 +18,12 @@ equal in float32 tie and are ordered by document id descending.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Sequence
 
 from pytest_embedeval.core.vectors import unit_rows
 from pytest_embedeval.errors import EmbedEvalError
-from pytest_embedeval.measure.accuracy import Column, Encoder, Kind, TaskResult
+from pytest_embedeval.measure.accuracy import Column, Encoder, Kind, TaskResult, per_item
 from pytest_embedeval.measure.beir import BeirSet
 
 K_VALUES = (1, 3, 5, 10, 20, 100, 1000)
@@ -105,24 +105,14 @@ class RetrievalResult(TaskResult):
 
     n_queries: int
     n_corpus: int
-    batch_size: int
     ndcg_at_10: float  # MTEB's main score, 0-1
     recall_at_10: float
     mrr_at_10: float
     map_at_100: float
     metrics: dict[str, float] = field(compare=False)  # every MTEB figure: ndcg_at_k, map_at_k, recall_at_k ...
-    encode_seconds: float | None  # None when every embedding came from the cache
-    query_ids: tuple[str, ...] = field(repr=False, compare=False)
-    per_query_ndcg: tuple[float, ...] = field(repr=False, compare=False)  # nDCG@10 per query, for the gate
-    variant: str = ""
-    task: str = ""  # the MTEB task, when the data is one
-    prompt: str | None = None  # the prompt prepended to every query, None for none
+    query_ids: tuple[str, ...] = per_item()
+    per_query_ndcg: tuple[float, ...] = per_item()  # nDCG@10 per query, for the gate
     document_prompt: str | None = None  # the prompt prepended to every document
-
-    def to_dict(self) -> dict[str, Any]:
-        record = asdict(self)
-        del record["query_ids"], record["per_query_ndcg"]
-        return record
 
     def assert_ndcg(self, min: float) -> RetrievalResult:  # noqa: A002 - reads as the user writes it
         __tracebackhide__ = True

@@ -25,15 +25,13 @@ result's convention, and the main score is their mean.
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field, replace
-from functools import cached_property
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterable
 
-from pytest_embedeval.core.fingerprint import content_fingerprint
 from pytest_embedeval.errors import DataError, EmbedEvalError
-from pytest_embedeval.measure.accuracy import Column, Encoder, Kind, TaskInfo, TaskResult, TaskSpec, task_folder
+from pytest_embedeval.measure.accuracy import (Column, Encoder, Kind, TaskData, TaskInfo, TaskResult, TaskSpec,
+                                               embed_unique, per_item, task_folder)
 
 # MTEB's Reranking tasks in the query/positive/negative layout (MTEB 1.x's hub copies): hub id, revision, split
 RERANK_TASKS: dict[str, tuple[str, str, str]] = {
@@ -56,31 +54,25 @@ class RerankQuery:
 
 
 @dataclass(frozen=True)
-class RerankSet:
+class RerankSet(TaskData):
     """The queries MTEB scores (a positive and a negative each) and how many it skips."""
 
-    name: str
-    split: str
-    source: str
     queries: tuple[RerankQuery, ...]
     no_positive: int = 0  # skipped: no positive candidate
     no_negative: int = 0  # skipped: a positive but no negative candidate
     convention: str = "2"  # the MTEB version whose MAP is the main score and the gate's ("1" or "2")
 
-    @cached_property
-    def fingerprint(self) -> str:
-        """Content hash of the scored queries and their candidates: baselines and caches are keyed on it."""
-        return content_fingerprint(*((query.texts, query.positive, query.negative) for query in self.queries))
-
     @property
     def skipped(self) -> int:
         return self.no_positive + self.no_negative
 
-    @property
-    def label(self) -> str:
+    def content(self) -> Iterable[tuple[tuple[str, ...], ...]]:
+        """A group per query: its texts, its positives, its negatives."""
+        return ((query.texts, query.positive, query.negative) for query in self.queries)
+
+    def counts(self) -> str:
         candidates = sum(len(q.positive) + len(q.negative) for q in self.queries)
-        return (f"{self.name}/{self.split} ({len(self.queries)} queries, {candidates} candidates, "
-                f"{self.skipped} skipped, {self.source})")
+        return f"{len(self.queries)} queries, {candidates} candidates, {self.skipped} skipped"
 
 
 def _texts(record: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
@@ -204,46 +196,21 @@ class RerankingResult(TaskResult):
     n_queries: int  # scored
     n_skipped: int  # without a positive or without a negative, as MTEB skips them
     n_candidates: int
-    batch_size: int
     mean_ap: float  # MAP under ``convention``, MTEB's main score: map (1.x) or map_at_1000 (2.x), 0-1
     map: float  # MTEB 1.x: mean average precision (scikit-learn), not rounded
     mrr_at_10_v1: float  # MTEB 1.x MRR@10
     map_at_1000: float  # MTEB 2.x: trec_eval, rounded to 5 decimals as MTEB reports it
     ndcg_at_10: float
     metrics: dict[str, float] = field(compare=False)  # every MTEB 2.x figure (ndcg_at_k, map_at_k, mrr_at_k ...)
-    encode_seconds: float | None
-    per_query_ap: tuple[float, ...] = field(repr=False, compare=False)  # under ``convention``, for the gate
-    variant: str = ""
-    task: str = ""
-    prompt: str | None = None  # the query prompt, None for none
+    per_query_ap: tuple[float, ...] = per_item()  # under ``convention``, for the gate
     document_prompt: str | None = None  # the candidates' prompt
-
-    def to_dict(self) -> dict[str, Any]:
-        record = asdict(self)
-        del record["per_query_ap"]
-        return record
 
     def entry_key(self) -> str:
         return f"{super().entry_key()}:mteb{self.convention}"
 
     def assert_map(self, min: float) -> RerankingResult:  # noqa: A002 - reads as the user writes it
         __tracebackhide__ = True
-        self.at_least(f"MAP (MTEB {self.convention}.x)", self.mean_ap * 100, min)
-        return self
-
-
-def _encode_unique(encode: Callable[[list[str]], Any], texts: list[str], what: str, model: str,
-                   device: str) -> dict[str, Any]:
-    import numpy as np
-
-    unique = list(dict.fromkeys(texts))
-    vectors = np.asarray(encode(unique))
-    if vectors.ndim != 2 or len(vectors) != len(unique):
-        raise EmbedEvalError(f"model {model} on {device}: encode returned shape {vectors.shape} for "
-                             f"{len(unique)} {what}; expected one row each")
-    if not np.isfinite(vectors).all():
-        raise EmbedEvalError(f"model {model} on {device} produced non-finite embeddings for {what}")
-    return dict(zip(unique, vectors))
+        return self.at_least(f"MAP (MTEB {self.convention}.x)", self.mean_ap * 100, min)
 
 
 def evaluate_reranking(encode_queries: Callable[[list[str]], Any], encode_docs: Callable[[list[str]], Any],
@@ -258,18 +225,15 @@ def evaluate_reranking(encode_queries: Callable[[list[str]], Any], encode_docs: 
     convention = convention or data.convention
     if convention not in CONVENTIONS:
         raise EmbedEvalError(f"reranking convention {convention!r}: use '1' (MTEB 1.x) or '2' (MTEB 2.x)")
-    start = time.perf_counter()
-    query_vectors = _encode_unique(encode_queries, [t for q in data.queries for t in q.texts], "queries",
-                                   model, device)
-    doc_vectors = _encode_unique(encode_docs, [t for q in data.queries for t in q.positive + q.negative],
-                                 "candidates", model, device)
-    seconds = time.perf_counter() - start
+    what = f"model {model} on {device}, {data.label}"
+    query_vectors = embed_unique(encode_queries, [t for q in data.queries for t in q.texts], f"{what}, queries")
+    doc_vectors = embed_unique(encode_docs, [t for q in data.queries for t in q.positive + q.negative],
+                               f"{what}, candidates")
     v1_ap, v1_rr, run, qrels = [], [], {}, {}
     for number, query in enumerate(data.queries):
         candidates = query.positive + query.negative
         relevant = [True] * len(query.positive) + [False] * len(query.negative)
-        scores = similarities(np.stack([query_vectors[t] for t in query.texts]),
-                              np.stack([doc_vectors[t] for t in candidates]), similarity).max(axis=0)
+        scores = similarities(query_vectors.of(query.texts), doc_vectors.of(candidates), similarity).max(axis=0)
         ap, rr = v1_scores(scores, relevant)
         v1_ap.append(ap)
         v1_rr.append(rr)
@@ -285,7 +249,8 @@ def evaluate_reranking(encode_queries: Callable[[list[str]], Any], encode_docs: 
         n_candidates=sum(len(q.positive) + len(q.negative) for q in data.queries), batch_size=batch_size,
         mean_ap=v1_map if convention == "1" else means["map_at_1000"], map=v1_map,
         mrr_at_10_v1=float(np.mean(v1_rr)), map_at_1000=means["map_at_1000"], ndcg_at_10=means["ndcg_at_10"],
-        metrics=means, encode_seconds=seconds, per_query_ap=tuple(v1_ap if convention == "1" else v2_ap))
+        metrics=means, encode_seconds=query_vectors.seconds + doc_vectors.seconds,
+        per_query_ap=tuple(v1_ap if convention == "1" else v2_ap))
 
 
 class RerankingKind(Kind):

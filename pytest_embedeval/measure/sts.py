@@ -9,13 +9,11 @@ columns (STS-B dev: 2,910 unique sentences instead of 3,000).
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-from pytest_embedeval.errors import EmbedEvalError
-from pytest_embedeval.measure.accuracy import Column, Encoder, Kind, TaskResult, TaskSpec
+from pytest_embedeval.measure.accuracy import Column, Encoder, Kind, TaskResult, TaskSpec, embed_unique, per_item
 from pytest_embedeval.measure.data import StsDataset
 from pytest_embedeval.measure.tasks import STS_TASKS
 
@@ -78,27 +76,15 @@ class StsResult(TaskResult):
     """One STS evaluation of one model on one device and data split."""
 
     KIND: ClassVar[str] = "sts"
-    IDENTITY: ClassVar[tuple[str, ...]] = ("model", "device", "variant", "dataset", "split", "fingerprint",
-                                           "batch_size", "prompt")
     JUNIT: ClassVar[tuple[str, ...]] = ("spearman", "pearson")
 
     n_pairs: int
     n_unique: int
-    batch_size: int
     spearman: float
     pearson: float
-    encode_seconds: float | None  # None when the embeddings came from the cache
-    cosine: tuple[float, ...] = field(repr=False, compare=False)  # per pair, for the bootstrap gate
-    gold: tuple[float, ...] = field(repr=False, compare=False)  # the data's gold scores, same order
-    variant: str = ""  # "" for fp32 on torch, else "int8", "onnx" ... (variants.py)
-    prompt: str | None = None  # the prompt prepended to every sentence (models/prompts.py), None for none
+    cosine: tuple[float, ...] = per_item()  # per pair, for the bootstrap gate
+    gold: tuple[float, ...] = per_item()  # the data's gold scores, same order
     prompt_name: str | None = None  # the model's prompt key it came from: "STS", "STSBenchmark"
-    task: str = ""  # the MTEB task (``STS13``, ``STS17:en-en``) when the data is one, for the mean over tasks
-
-    def to_dict(self) -> dict[str, Any]:
-        record = asdict(self)
-        del record["cosine"], record["gold"]
-        return record
 
     def _describe(self) -> str:
         return (f"model {self.model} on {self.device}, {self.dataset}/{self.split} "
@@ -119,26 +105,14 @@ class StsResult(TaskResult):
 
 def evaluate_sts(encode: Encoder, dataset: StsDataset, *, model: str, device: str, batch_size: int) -> StsResult:
     """Embed the unique sentences once, score each pair, correlate with the gold scores."""
-    import numpy as np
-
-    unique = list(dict.fromkeys(dataset.sentences1 + dataset.sentences2))
-    row = {sentence: i for i, sentence in enumerate(unique)}
-    start = time.perf_counter()
-    embeddings = np.asarray(encode(unique))
-    seconds = time.perf_counter() - start
-    if embeddings.ndim != 2 or len(embeddings) != len(unique):
-        raise EmbedEvalError(f"model {model} on {device}: encode returned shape {embeddings.shape} "
-                             f"for {len(unique)} sentences; expected one row per sentence")
-    if not np.isfinite(embeddings).all():
-        raise EmbedEvalError(f"model {model} on {device} produced non-finite embeddings (NaN or inf) "
-                             f"for {dataset.name}/{dataset.split}; try float32")
-    cosine = pair_cosine(embeddings[[row[s] for s in dataset.sentences1]],
-                         embeddings[[row[s] for s in dataset.sentences2]])
+    embedded = embed_unique(encode, dataset.sentences1 + dataset.sentences2,
+                            f"model {model} on {device}, {dataset.label}")
+    cosine = pair_cosine(embedded.of(dataset.sentences1), embedded.of(dataset.sentences2))
     spearman, pearson = correlations(dataset.scores, cosine)
     return StsResult(
         model=model, device=device, dataset=dataset.name, split=dataset.split, source=dataset.source,
-        fingerprint=dataset.fingerprint, n_pairs=len(dataset), n_unique=len(unique), batch_size=batch_size,
-        spearman=spearman, pearson=pearson, encode_seconds=seconds, cosine=tuple(cosine.tolist()),
+        fingerprint=dataset.fingerprint, n_pairs=len(dataset), n_unique=len(embedded.row), batch_size=batch_size,
+        spearman=spearman, pearson=pearson, encode_seconds=embedded.seconds, cosine=tuple(cosine.tolist()),
         gold=dataset.scores, task=dataset.name if dataset.task else "",
     )
 
