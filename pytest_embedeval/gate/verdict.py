@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import KW_ONLY, asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -40,19 +40,14 @@ class Judgement:
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """The outcome of comparing one measurement with its baseline."""
+class Verdict(Judgement):
+    """The outcome of comparing one measurement with its baseline: the judgement, and whose measurement it was."""
 
+    _: KW_ONLY  # by keyword: the judgement's fields with defaults come first
     kind: str  # sts, latency, memory
     model: str
     device: str  # the baseline file's variant section: "cpu", "cpu-int8"
     key: str  # the baseline entry, e.g. "sts:stsb/dev:eedcd2dd:bs32"
-    status: Status
-    metric: str = ""
-    baseline: float | None = None
-    current: float | None = None
-    change: str = ""  # "-1.02 points [-1.31, -0.74]", "x1.18 [1.15, 1.21]"
-    detail: str = ""
 
     @property
     def failed(self) -> bool:
@@ -75,4 +70,5 @@ class Verdict:
 
 def verdict_for(result: Any, judgement: Judgement) -> Verdict:
     target: TargetKey = result.target
-    return Verdict(result.KIND, target.model, target.variant_key, result.entry_key(), **asdict(judgement))
+    return Verdict(**asdict(judgement), kind=result.KIND, model=target.model, device=target.variant_key,
+                   key=result.entry_key())
