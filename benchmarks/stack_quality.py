@@ -1,7 +1,7 @@
 """Does the side-by-side stack check (--embed-incumbent-env) tell noise from a slower stack? A/A and detection.
 
 Each trial runs the plugin's own check (``gate.stack.evaluate_stack``) on MiniLM: this interpreter as the
-candidate, a script that execs it as the incumbent, with ``--processes`` fresh processes a side.  Under
+candidate, a script that execs it as the incumbent, with ``--processes`` pairs of fresh processes taking turns.  Under
 ``stack +N%`` the candidate's processes get a ``sitecustomize`` (on ``PYTHONPATH``, which the incumbent's
 script clears) that makes every ``torch.nn.Linear`` call do N% more work: a slower torch or BLAS, the
 model and everything else that multiplies alike.  Counted: trials whose speed criteria REJECT, with the

@@ -142,21 +142,17 @@ def ratio_slowdown(windows: Sequence[float], *, tolerance: float, process_noise:
     return _decide(statistics.fmean(values), error, tolerance, True, alpha, confidence)
 
 
-def process_slowdown(before: Sequence[float], after: Sequence[float], *, tolerance: float, alpha: float = ALPHA,
+def process_slowdown(pairs: Sequence[float], *, tolerance: float, alpha: float = ALPHA,
                      confidence: float = 0.95) -> Slowdown:
-    """Two stacks side by side: the log time of one workload in several fresh processes of each.
+    """Two stacks side by side: one log ratio (new / old) per pair of fresh processes that took turns.
 
-    Here the process noise is not assumed but measured: each process is a replicate, and the test
-    is Student's two-sample t (pooled variance; few processes, so t and not the normal quantile).
-    It fails when the slowdown is larger than ``tolerance`` and significant at ``alpha``.
+    Each pair is a replicate, so the process noise is not assumed but measured: a one-sample Student's
+    t over the pairs (few pairs, so t and not the normal quantile).  It fails when the slowdown is
+    larger than ``tolerance`` and significant at ``alpha``.
     """
-    then, now = list(before), list(after)
-    freedom = len(then) + len(now) - 2
-    spread = math.sqrt((statistics.variance(then) * (len(then) - 1) + statistics.variance(now) * (len(now) - 1))
-                       / freedom)
-    error = spread * math.sqrt(1 / len(then) + 1 / len(now))
-    shift = statistics.fmean(now) - statistics.fmean(then)
-    return _decide(shift, error, tolerance, True, alpha, confidence, freedom)
+    values = list(pairs)
+    error = statistics.stdev(values) / math.sqrt(len(values))
+    return _decide(statistics.fmean(values), error, tolerance, True, alpha, confidence, len(values) - 1)
 
 
 def _decide(shift: float, error: float, tolerance: float, final: bool, alpha: float, confidence: float,

@@ -1,12 +1,15 @@
 """Two Python environments side by side: the same measurements in fresh child processes of each.
 
 ``--embed-incumbent-env=PYTHON`` judges a stack upgrade (torch, transformers, tokenizers, numpy ...)
-by running one probe, :func:`child`, in fresh processes of this interpreter and of ``PYTHON``,
-interleaved (ABBA: this, that, that, this ...) so that drift and other tenants hit both.  Each probe
-loads the model and encodes a batch under the memory probe's watch (measure/memory.py), then times
-every latency workload in alternating rounds; the first of each side also encodes the STS sentences
-for the accuracy check.  The probe's code comes from this checkout on both sides (its folder goes first
-on the child's ``sys.path``), so the two sides differ only in their stack, not in how they measure.
+by running :func:`child` in pairs of fresh processes, one of this interpreter and one of ``PYTHON``,
+started one after the other.  Each loads the model and encodes a batch under the memory probe's watch
+(measure/memory.py); the first pair also encodes the STS sentences for the accuracy check.  Then the
+two take turns: one round of a workload in one process while the other waits, then the same round in
+the other (ABBA over rounds).  The turns are what make the speed comparison hold on a shared host:
+on a 2-core VM one MiniLM process's block medians 1 s apart drifted by 8.6% (log sd), and fresh
+processes timed one after another differed by 6-16%, while rounds taken turn about see the same
+minute.  The probe's code comes from this checkout on both sides (its folder goes first on the
+child's ``sys.path``), so the two sides differ only in their stack, not in how they measure.
 
 Every way an environment can be unusable raises :class:`~pytest_embedeval.errors.EmbedEvalError`
 naming it: not an interpreter, no torch or sentence-transformers there, another Python version, a
@@ -16,10 +19,13 @@ probe that crashes or runs past ``timeout_s``.
 from __future__ import annotations
 
 import json
+import math
+import os
 import platform
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,50 +81,153 @@ def inspect(python: str, what: str, timeout_s: float) -> dict[str, Any]:
     return found
 
 
-def interleaved(processes: int) -> list[int]:
-    """The order of the probes, side 0 (this interpreter) and side 1: ABBA, so a linear drift cancels."""
-    return [(i + 1) // 2 % 2 for i in range(2 * processes)]
+def interleaved(rounds: int) -> list[int]:
+    """Which side times first in each round, two turns a round: ABBA, so a linear drift cancels."""
+    return [(i + 1) // 2 % 2 for i in range(2 * rounds)]
+
+
+class _Probe:
+    """One child process, spoken to line by line: a turn is a command line and the seconds it answers.
+
+    Reads go through ``select`` on the raw pipe, so a child that hangs is stopped at its deadline;
+    stderr goes to a file, which a crash report quotes (a pipe could fill and block the child)."""
+
+    def __init__(self, python: str, code: Path, request: dict[str, Any], what: str, limit: float,
+                 errors: Path) -> None:
+        self.python, self.what, self.limit, self.buffer = python, what, limit, b""
+        self.deadline = time.monotonic() + limit
+        self.errors = open(errors, "w+b")  # noqa: SIM115 - closed in close()
+        try:
+            self.process = subprocess.Popen([python, "-c", CHILD % str(code)], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=self.errors)
+        except OSError as exc:
+            self.errors.close()
+            raise EmbedEvalError(f"{what}: {python} is not an interpreter that can be run "
+                                 f"({exc.strerror or exc})") from None
+        self.send(json.dumps(request))
+
+    def send(self, line: str) -> None:
+        try:
+            self.process.stdin.write(line.encode() + b"\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            pass  # the child is gone: the answer it cannot give says how it ended
+
+    def answer(self) -> Any:
+        """The next protocol line (``PROTOCOL`` first), as JSON; library output on stdout is skipped."""
+        import select
+
+        while True:
+            while b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                if line.startswith(PROTOCOL):
+                    return json.loads(line[len(PROTOCOL):])
+            left = self.deadline - time.monotonic()
+            ready = select.select([self.process.stdout], [], [], max(left, 0))[0] if left > 0 else []
+            if not ready:
+                self.close()
+                raise EmbedEvalError(f"{self.what}: ran past the time limit of {self.limit:g} s "
+                                     "(--embed-incumbent-timeout) and was stopped")
+            chunk = os.read(self.process.stdout.fileno(), 65536)
+            if not chunk:
+                self.fail()
+            self.buffer += chunk
+
+    def fail(self) -> None:
+        code = self.process.wait()
+        self.errors.seek(0)
+        tail = "\n".join(self.errors.read().decode(errors="replace").strip().splitlines()[-6:])
+        self.close()
+        how = f"exit {code}" if code >= 0 else f"killed by signal {-code}"
+        raise EmbedEvalError(f"{self.what}: failed ({how}); is {self.python} a Python interpreter with the model's "
+                             f"libraries?\n{tail}")
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self.errors):
+            try:
+                stream.close()
+            except BrokenPipeError:  # stdin's last write never reached a child that had gone
+                pass
 
 
 def run_probes(pythons: tuple[str, str], names: tuple[str, str], request: dict[str, Any], processes: int,
                timeout_s: float, folder: Path) -> list[list[dict[str, Any]]]:
-    """``processes`` fresh probes of each interpreter, interleaved; each side's first also embeds the STS set."""
+    """``processes`` pairs of fresh probes, one of each interpreter, timing turn about; the first pair also
+    embeds the STS set.  Per side, one dict per process: its memory and its round times per workload."""
     code = folder / "code"  # this package alone: never the site-packages it may be installed in
     code.mkdir(exist_ok=True)
     if not (code / PACKAGE.name).exists():
         (code / PACKAGE.name).symlink_to(PACKAGE, target_is_directory=True)
     found: list[list[dict[str, Any]]] = [[], []]
-    for side in interleaved(processes):
-        mine = dict(request)
-        if found[side]:
-            mine["sts_sentences"] = None
-        mine["embeddings"] = str(folder / f"embeddings-{side}.npy")
-        what = f"{names[side]}: probe {len(found[side]) + 1} of {processes}"
-        found[side].append(_run(pythons[side], CHILD % str(code), json.dumps(mine), timeout_s, what))
+    workloads = [str(batch) for batch in request.get("workloads", ())]
+    for pair in range(processes):
+        probes: list[_Probe] = []
+        figures = []
+        try:
+            for side in (0, 1):  # one after the other: two loads at once would oversubscribe the cores
+                mine = {**request, "sts_sentences": request.get("sts_sentences") if pair == 0 else None,
+                        "embeddings": str(folder / f"embeddings-{side}.npy")}
+                probes.append(_Probe(pythons[side], code, mine, f"{names[side]}: probe {pair + 1} of {processes}",
+                                     timeout_s, folder / f"stderr-{pair}-{side}.txt"))
+                figures.append(probes[-1].answer())  # loaded, memory probed, warmed up: waiting for its turns
+            rounds: list[dict[str, list[float]]] = [{w: [] for w in workloads} for _ in probes]
+            order = interleaved(request.get("rounds", 0))
+            for turn in range(0, len(order), 2):
+                for workload in workloads:
+                    for side in order[turn:turn + 2]:
+                        probes[side].send(workload)
+                        rounds[side][workload].append(float(probes[side].answer()))
+            for side, probe in enumerate(probes):
+                probe.send("end")
+                probe.answer()
+                found[side].append({**figures[side], "rounds": rounds[side], "log_seconds": {
+                    w: math.log(statistics.median(times)) for w, times in rounds[side].items() if times}})
+        finally:
+            for probe in probes:
+                probe.close()
     return found
 
 
-def child() -> None:
-    """In a fresh process: memory of load + encode, latency of each workload, the STS embeddings if asked."""
-    import math
+PROTOCOL = b"embedeval-probe "  # the prefix of every line the child says to the parent
 
+
+def child() -> None:
+    """In a fresh process: memory of load + encode, the STS embeddings if asked, then one timed round of
+    a workload per command line (the parent alternates the two environments' rounds)."""
     import numpy as np
     import torch
 
-    from pytest_embedeval.measure.latency import Timing, make_inputs, time_alternating
+    from pytest_embedeval.measure.latency import make_inputs
     from pytest_embedeval.measure.memory import load_and_probe
 
-    request = json.loads(sys.stdin.read())
+    def say(value: Any) -> None:
+        sys.stdout.write(PROTOCOL.decode() + json.dumps(value) + "\n")
+        sys.stdout.flush()
+
+    request = json.loads(sys.stdin.readline())
     memory, model = load_and_probe(request)
-    runs = []
+    runs = {}
     for batch_size in request["workloads"]:
         texts = make_inputs("short", batch_size)
-        runs.append(lambda t=texts, b=batch_size: model.encode(t, batch_size=b, show_progress_bar=False))
-    sync = torch.cuda.synchronize if request["device"].startswith("cuda") else None
-    samples = time_alternating(runs, Timing(rounds=request["rounds"], warmup=request["warmup"]), sync)
-    latency = {str(b): math.log(statistics.median(s)) for b, s in zip(request["workloads"], samples)}
+        runs[str(batch_size)] = lambda t=texts, b=batch_size: model.encode(t, batch_size=b, show_progress_bar=False)
+    for _ in range(request["warmup"]):
+        for run in runs.values():
+            run()
     if request.get("sts_sentences"):
         vectors = model.encode(request["sts_sentences"], batch_size=request["batch_size"], show_progress_bar=False,
                                convert_to_numpy=True)
         np.save(request["embeddings"], np.asarray(vectors, dtype=np.float32))
-    print(json.dumps({"memory": memory, "log_seconds": latency, "torch_threads": torch.get_num_threads()}))
+    sync = torch.cuda.synchronize if request["device"].startswith("cuda") else (lambda: None)
+    say({"memory": memory, "torch_threads": torch.get_num_threads()})
+    for line in sys.stdin:
+        if line.strip() == "end":
+            say("bye")
+            return
+        sync()
+        start = time.perf_counter()
+        runs[line.strip()]()
+        sync()
+        say(time.perf_counter() - start)

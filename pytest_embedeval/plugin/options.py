@@ -288,7 +288,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("incumbent_env", "stack-upgrade acceptance: the Python interpreter of the environment before the "
            "upgrade; each model of the run is measured in fresh processes of it and of this one, side by side",
            parse_text, metavar="PYTHON"),
-    Option("incumbent_processes", "stack-upgrade acceptance: fresh processes per environment (default: 6)",
+    Option("incumbent_processes", "stack-upgrade acceptance: pairs of fresh processes, one per environment, taking turns (default: 6)",
            bounded_int(2, 1000), 6, metavar="N"),
     Option("incumbent_timeout", "stack-upgrade acceptance: seconds one process of either environment may take "
            "(default: 600)", positive_number, 600.0, metavar="S"),
