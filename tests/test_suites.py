@@ -124,7 +124,7 @@ def test_retrieval_suite_prints_the_hybrid_table_and_reports_it(pytester: pytest
     alone.stdout.fnmatch_lines(["*retrieve + rerank needs two models*"])
     # the same weights under a second name: the wiring is what is tested, so the hybrid must equal either model
     result = pytester.runpytest(f"--embed-models=minilm,{minilm_path}", f"--embed-sts-path={stsb_dir}",
-                                "--embed-report=report.json")
+                                "--embed-report=report.json", "--embed-tradeoff=tradeoff")
     result.assert_outcomes(passed=1, skipped=2)  # the hybrid; the BEIR quality test (per model) skips: no set
     result.stdout.fnmatch_lines([
         f"retrieve + rerank: minilm retrieves, {minilm_path.name} reranks, on cpu (262 queries, 1467 documents*",
@@ -133,3 +133,6 @@ def test_retrieval_suite_prints_the_hybrid_table_and_reports_it(pytester: pytest
     ])
     hybrid = json.loads((pytester.path / "report.json").read_text())["hybrid"][0]
     assert [row["mode"] for row in hybrid["rows"]] == ["small", "large"] + [f"hybrid k={k}" for k in (10, 20, 50, 100)]
+    # the trade-off report shows the same comparison, with the verdict the terminal printed
+    (shown,) = json.loads((pytester.path / "tradeoff" / "tradeoff.json").read_text())["hybrids"]
+    assert shown["rows"] == hybrid["rows"] and shown["verdict"] in result.stdout.str()

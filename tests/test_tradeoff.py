@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -81,6 +82,27 @@ def test_page_is_self_contained(tmp_path: Path) -> None:
     assert (tmp_path / "tradeoff.png").read_bytes().startswith(PNG_MAGIC)
     table = json.loads((tmp_path / "tradeoff.json").read_text(encoding="utf-8"))
     assert [(p["target"], p["on_front"]) for p in table["points"]] == [("a cpu", True), ("b cpu", True)]
+
+
+def test_a_run_with_retrieve_and_rerank_shows_its_cost_curve_and_verdict(tmp_path: Path) -> None:
+    metrics = {"recall@1": 0.5, "recall@10": 0.8, "mrr@10": 0.6}
+    rows = [{"mode": "small", **metrics, "ndcg@10": 0.645, "index_s": 350.0, "query_ms": 20.0, "query_p95_ms": 25.0},
+            {"mode": "large", **metrics, "ndcg@10": 0.656, "index_s": 4000.0, "query_ms": 90.0, "query_p95_ms": 99.0},
+            {"mode": "hybrid k=20", **metrics, "ndcg@10": 0.652, "index_s": 350.0, "query_ms": 900.0,
+             "query_p95_ms": 990.0}]
+    hybrid = {"small": "minilm", "large": "mpnet", "device": "cpu", "n_queries": 300, "n_corpus": 5183,
+              "timed_queries": 10, "rows": rows, "cross": ""}
+    write_tradeoff(tmp_path, records(("a", 80.0, 10.0, 500.0)), 32, [hybrid])
+    page = (tmp_path / "tradeoff.html").read_text(encoding="utf-8")
+    assert "minilm retrieves, mpnet reranks" in page and "<td>hybrid k=20</td>" in page and "<td>0.652</td>" in page
+    # 3,650 s of indexing saved, 0.81 s more per query: the verdict says when the hybrid stops paying
+    verdict = "hybrid k=20 reaches 99.4% of the large model's nDCG@10 with 0.09x its index time and 10.00x its " \
+              "time per query: cheaper in total up to 4,506 queries per index build"
+    assert f"<b>{html.escape(verdict)}</b>" in page
+    (written,) = json.loads((tmp_path / "tradeoff.json").read_text(encoding="utf-8"))["hybrids"]
+    assert written["verdict"] == verdict and written["rows"] == rows
+    write_tradeoff(tmp_path, records(("a", 80.0, 10.0, 500.0)), 32)
+    assert "rerank" not in (tmp_path / "tradeoff.html").read_text(encoding="utf-8")
 
 
 def test_no_plottable_point_still_writes_every_file(tmp_path: Path) -> None:

@@ -151,10 +151,10 @@ class EmbedEvalPlugin:
             for path in targets:
                 write_markdown(path, text, append=path != settings.markdown)
                 self.notes.append(f"embedeval markdown: {path}")
-        if settings.tradeoff is not None and results.records:
+        if settings.tradeoff is not None and (results.records or results.hybrids):
             from pytest_embedeval.report.tradeoff import write_tradeoff
 
-            picture = write_tradeoff(settings.tradeoff, results.records, settings.batch_size)
+            picture = write_tradeoff(settings.tradeoff, results.records, settings.batch_size, results.hybrids)
             self.notes.append(f"embedeval trade-off: {picture} (and tradeoff.html, tradeoff.json)")
         return errors
 

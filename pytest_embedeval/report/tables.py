@@ -164,8 +164,9 @@ def acceptance_table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def hybrid_table(result: Any) -> list[str]:
-    """Retrieve + rerank: quality and cost per mode, then the cheapest hybrid near the large model."""
+def hybrid_parts(result: Any) -> tuple[str, Table, str]:
+    """Retrieve + rerank: what was compared, quality and cost per mode, and the verdict (the cheapest hybrid
+    near the large model), for the terminal and the trade-off page alike."""
     rows = [[row["mode"], f"{row['recall@1']:.3f}", f"{row['recall@10']:.3f}", f"{row['mrr@10']:.3f}",
              f"{row['ndcg@10']:.3f}", f"{row['index_s']:.1f}", f"{row['query_ms']:.1f}",
              f"{row['query_p95_ms']:.1f}"] for row in result.rows]
@@ -174,4 +175,9 @@ def hybrid_table(result: Any) -> list[str]:
               f"({result.n_queries} queries, {result.n_corpus} documents; cost timed on {result.timed_queries} "
               "queries)")
     table = Table(["mode", "R@1", "R@10", "MRR@10", "nDCG@10", "index s", "ms/query", "p95 ms/query"], rows)
-    return [header, *table.text(), result.verdict()]
+    return header, table, result.verdict()
+
+
+def hybrid_table(result: Any) -> list[str]:
+    header, table, verdict = hybrid_parts(result)
+    return [header, *table.text(), verdict]

@@ -8,7 +8,9 @@ the Pareto front when no other target is at least as accurate and at least as
 fast while better on one of the two: those are the only sensible choices, and
 the step line shows what each extra point of accuracy costs in latency.  The
 accuracy is the main score of the first accuracy kind the run measured (STS
-Spearman when it measured STS; registry order).
+Spearman when it measured STS; registry order).  A run that evaluated retrieve +
+rerank (``embed_hybrid``) adds each such comparison below: its cost curve per k
+and its verdict, the other trade-off teams make between a small and a large model.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from typing import Any
 
 from pytest_embedeval.core.atomic import write_bytes_atomic, write_json_atomic, write_text_atomic
 from pytest_embedeval.core.formatting import figure_or_dash
+from pytest_embedeval.measure.hybrid import HybridResult
 from pytest_embedeval.report.selection import ranking_kind
-from pytest_embedeval.report.tables import by_target
+from pytest_embedeval.report.tables import Table, by_target, hybrid_parts
 
 FILES = ("tradeoff.png", "tradeoff.html", "tradeoff.json")
 
@@ -121,9 +124,21 @@ def table_rows(points: list[Point]) -> list[list[str]]:
 HEADERS = ["model", "accuracy", "p50 ms", "p95 ms", "peak MB", "params", "tok/s", "USD/Mtok", "Pareto front"]
 
 
-def render_html(points: list[Point], png: bytes) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADERS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in table_rows(points))
+def html_table(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in table.rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def hybrid_html(hybrids: list[dict[str, Any]]) -> str:
+    sections = []
+    for record in hybrids:
+        header, table, verdict = hybrid_parts(HybridResult.from_dict(record))
+        sections.append(f"<p>{html.escape(header)}</p>{html_table(table)}<p><b>{html.escape(verdict)}</b></p>")
+    return "<h2>Retrieve with the small model, rerank with the large</h2>" + "".join(sections) if sections else ""
+
+
+def render_html(points: list[Point], png: bytes, hybrids: list[dict[str, Any]] = ()) -> str:
     missing = [p.target for p in points if not p.plottable]
     note = (f"<p>Not in the plot (no accuracy score or no latency measured): {html.escape(', '.join(missing))}</p>"
             if missing else "")
@@ -133,10 +148,11 @@ def render_html(points: list[Point], png: bytes) -> str:
             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}</style>"
             "</head><body><h1>Accuracy vs latency vs memory</h1>"
             f"<img alt=\"trade-off plot\" src=\"data:image/png;base64,{image}\">"
-            f"<table><tr>{head}</tr>{body}</table>{note}</body></html>\n")
+            f"{html_table(Table(HEADERS, table_rows(points)))}{note}{hybrid_html(list(hybrids))}</body></html>\n")
 
 
-def write_tradeoff(folder: Path, records: list[dict[str, Any]], batch_size: int) -> Path:
+def write_tradeoff(folder: Path, records: list[dict[str, Any]], batch_size: int,
+                   hybrids: list[dict[str, Any]] = ()) -> Path:
     """PNG, HTML and JSON into ``folder``; returns the PNG's path."""
     points = points_from(records, batch_size)
     folder.mkdir(parents=True, exist_ok=True)
@@ -145,7 +161,9 @@ def write_tradeoff(folder: Path, records: list[dict[str, Any]], batch_size: int)
     png = render_png(points, batch_size, accuracy)
     png_path = folder / FILES[0]
     write_bytes_atomic(png_path, png)
-    write_text_atomic(folder / FILES[1], render_html(points, png))
+    write_text_atomic(folder / FILES[1], render_html(points, png, hybrids))
     write_json_atomic(folder / FILES[2], {"batch_size": batch_size, "headers": HEADERS, "accuracy": accuracy,
-                                          "points": [asdict(p) for p in points]})
+                                          "points": [asdict(p) for p in points],
+                                          "hybrids": [{**h, "verdict": HybridResult.from_dict(h).verdict()}
+                                                      for h in hybrids]})
     return png_path
