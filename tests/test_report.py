@@ -1,4 +1,5 @@
-"""The JSON report and the atomic writer behind it."""
+"""What a run writes: the JSON report (and the atomic writer behind it), the terminal table, JUnit
+properties and the Markdown summary."""
 
 from __future__ import annotations
 
@@ -84,3 +85,24 @@ def test_terminal_table_has_one_row_per_target_with_size_memory_speed_and_accura
     assert minilm.split() == ["minilm", "cpu", "22.7M", "86.7", "86.7", "598", "39", "32", "44.9", "48.6", "713",
                               "86.72"]  # the run's batch size is the row's, not batch 8
     assert mpnet.split() == ["mpnet", "cpu", "-", "-", "-", "-", "-", "-", "-", "-", "-", "88.11"]
+
+
+def test_junit_properties_and_markdown(pytester: pytest.Pytester, tiny_csv: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI's two readers: JUnit properties per figure and verdict, and a Markdown summary appended to GitHub's."""
+    summary = pytester.path / "step-summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pytester.makepyfile("def test_sts(embed_eval):\n    embed_eval.sts()\n")
+    result = pytester.runpytest("--embed-models=minilm", f"--embed-sts-path={tiny_csv}", "--junitxml=j.xml",
+                                "--embed-markdown=out/summary.md")
+    result.assert_outcomes(passed=1)
+    junit = (pytester.path / "j.xml").read_text()
+    assert '<property name="embedeval.minilm.cpu.sts.spearman" value="' in junit
+    assert '<property name="embedeval.minilm.cpu.sts:pairs/dev:' in junit and 'value="no baseline"' in junit
+    markdown = (pytester.path / "out" / "summary.md").read_text()
+    # an STS score without a baseline was measured but not compared: the summary does not call that a pass
+    assert markdown.startswith("## pytest-embedeval: not everything was compared")
+    assert "- **minilm cpu sts:pairs/dev:" in markdown and ": no baseline: none in " in markdown
+    assert "| minilm cpu | pairs/dev | 6 |" in markdown
+    assert summary.read_text() == "earlier step\n" + markdown  # appended, not replaced
