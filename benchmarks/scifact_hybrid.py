@@ -114,7 +114,7 @@ def main() -> None:
     for mode, rankings, seconds, run in modes:
         mean_ms, p95_ms = timed(run)
         rows.append({"mode": mode, **metrics(rankings), "index_s": seconds, "query_ms": mean_ms, "query_p95_ms": p95_ms})
-        print(f"  {mode}: nDCG@10 {rows[-1]['ndcg@10']:.4f}, {mean_ms:.0f} ms/query", flush=True)
+        print(f"  {mode}: nDCG@10 {rows[-1]['ndcg_at_10']:.4f}, {mean_ms:.0f} ms/query", flush=True)
     result = HybridResult(args.small, args.large, "cpu", len(hybrid_set.queries), len(hybrid_set.corpus),
                           args.timed, tuple(rows))
     print("\n".join(hybrid_table(result)))

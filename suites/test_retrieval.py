@@ -25,7 +25,7 @@ def test_retrieval_quality(embed_eval, retrieval_set):
 def test_retrieve_then_rerank(embed_hybrid):
     result = embed_hybrid(ks=(10, 20, 50, 100), timed_queries=20)
     for row in result.rows:
-        for metric in ("recall@1", "recall@10", "mrr@10", "ndcg@10"):
+        for metric in ("recall_at_1", "recall_at_10", "mrr_at_10", "ndcg_at_10"):
             assert 0.0 <= row[metric] <= 1.0, (row["mode"], metric, row[metric])
     # reranking the small model's top 100 must not lose what the small model found in its top 10
-    assert result.row("hybrid k=100")["recall@10"] >= result.row("small")["recall@10"] - 0.02
+    assert result.row("hybrid k=100")["recall_at_10"] >= result.row("small")["recall_at_10"] - 0.02

@@ -85,10 +85,10 @@ def test_page_is_self_contained(tmp_path: Path) -> None:
 
 
 def test_a_run_with_retrieve_and_rerank_shows_its_cost_curve_and_verdict(tmp_path: Path) -> None:
-    metrics = {"recall@1": 0.5, "recall@10": 0.8, "mrr@10": 0.6}
-    rows = [{"mode": "small", **metrics, "ndcg@10": 0.645, "index_s": 350.0, "query_ms": 20.0, "query_p95_ms": 25.0},
-            {"mode": "large", **metrics, "ndcg@10": 0.656, "index_s": 4000.0, "query_ms": 90.0, "query_p95_ms": 99.0},
-            {"mode": "hybrid k=20", **metrics, "ndcg@10": 0.652, "index_s": 350.0, "query_ms": 900.0,
+    metrics = {"recall_at_1": 0.5, "recall_at_10": 0.8, "mrr_at_10": 0.6}
+    rows = [{"mode": "small", **metrics, "ndcg_at_10": 0.645, "index_s": 350.0, "query_ms": 20.0, "query_p95_ms": 25.0},
+            {"mode": "large", **metrics, "ndcg_at_10": 0.656, "index_s": 4000.0, "query_ms": 90.0, "query_p95_ms": 99.0},
+            {"mode": "hybrid k=20", **metrics, "ndcg_at_10": 0.652, "index_s": 350.0, "query_ms": 900.0,
              "query_p95_ms": 990.0}]
     hybrid = {"small": "minilm", "large": "mpnet", "device": "cpu", "n_queries": 300, "n_corpus": 5183,
               "timed_queries": 10, "rows": rows, "cross": ""}

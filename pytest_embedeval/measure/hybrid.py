@@ -33,6 +33,7 @@ from pytest_embedeval.measure.data import StsDataset
 
 KS = (10, 20, 50, 100)
 CUTOFF = 10  # the @10 of MRR and nDCG
+METRICS = ("recall_at_1", "recall_at_10", "mrr_at_10", "ndcg_at_10")  # named as MTEB and RetrievalResult name them
 
 
 @dataclass(frozen=True)
@@ -72,24 +73,30 @@ def beir_metrics(data: Any) -> Any:
         run = {qid: {data.doc_ids[doc]: float(len(ranking) - rank) for rank, doc in enumerate(ranking)}
                for qid, ranking in zip(data.query_ids, rankings)}
         means, _ = trec_scores(data.qrels, run, (1, 10))
-        return {"recall@1": means["recall_at_1"], "recall@10": means["recall_at_10"],
-                "mrr@10": means["mrr_at_10"], "ndcg@10": means["ndcg_at_10"]}
+        return {name: means[name] for name in METRICS}
 
     return metrics
 
 
 def ranking_metrics(rankings: Sequence[Sequence[int]], relevant: Sequence[frozenset[int]]) -> dict[str, float]:
     """Mean recall@1, recall@10, MRR@10 and nDCG@10 (binary relevance) over the queries."""
-    totals = {"recall@1": 0.0, "recall@10": 0.0, "mrr@10": 0.0, "ndcg@10": 0.0}
+    totals = dict.fromkeys(METRICS, 0.0)
     for ranking, docs in zip(rankings, relevant):
         top = list(ranking[:CUTOFF])
         hits = [rank for rank, doc in enumerate(top) if doc in docs]
-        totals["recall@1"] += len(set(top[:1]) & docs) / len(docs)
-        totals["recall@10"] += len(set(top) & docs) / len(docs)
-        totals["mrr@10"] += 1.0 / (hits[0] + 1) if hits else 0.0
+        totals["recall_at_1"] += len(set(top[:1]) & docs) / len(docs)
+        totals["recall_at_10"] += len(set(top) & docs) / len(docs)
+        totals["mrr_at_10"] += 1.0 / (hits[0] + 1) if hits else 0.0
         ideal = sum(1.0 / math.log2(rank + 2) for rank in range(min(len(docs), CUTOFF)))
-        totals["ndcg@10"] += sum(1.0 / math.log2(rank + 2) for rank in hits) / ideal
+        totals["ndcg_at_10"] += sum(1.0 / math.log2(rank + 2) for rank in hits) / ideal
     return {name: total / len(relevant) for name, total in totals.items()}
+
+
+class Row(dict):  # type: ignore[type-arg]
+    """One mode's figures; a figure it has not (``recall@10``, say) names those it has (``recall_at_10`` ...)."""
+
+    def __missing__(self, key: Any) -> Any:
+        raise KeyError(f"{key!r} is not a figure of the hybrid table; a row has {', '.join(self)}")
 
 
 @dataclass(frozen=True)
@@ -103,14 +110,14 @@ class HybridResult:
     rows: tuple[dict[str, Any], ...] = field(default_factory=tuple)  # one per mode
     cross: str = ""  # the cross-encoder of the "cross k=" rows, if any
 
-    def row(self, mode: str) -> dict[str, Any]:
-        return next(row for row in self.rows if row["mode"] == mode)
+    def row(self, mode: str) -> Row:
+        return Row(next(row for row in self.rows if row["mode"] == mode))
 
     def best_hybrid(self, share: float = 0.99) -> dict[str, Any] | None:
         """The cheapest hybrid that reaches ``share`` of the large model's nDCG@10, if any."""
-        target = share * self.row("large")["ndcg@10"]
+        target = share * self.row("large")["ndcg_at_10"]
         reaching = [row for row in self.rows
-                    if row["mode"].startswith(("hybrid", "cross")) and row["ndcg@10"] >= target]
+                    if row["mode"].startswith(("hybrid", "cross")) and row["ndcg_at_10"] >= target]
         return min(reaching, key=lambda row: row["query_ms"]) if reaching else None
 
     def break_even(self, row: dict[str, Any]) -> str:
@@ -130,7 +137,7 @@ class HybridResult:
         large, best = self.row("large"), self.best_hybrid()
         if best is None:
             return "no hybrid reaches 99% of the large model's nDCG@10"
-        return (f"{best['mode']} reaches {100 * best['ndcg@10'] / large['ndcg@10']:.1f}% of the large model's "
+        return (f"{best['mode']} reaches {100 * best['ndcg_at_10'] / large['ndcg_at_10']:.1f}% of the large model's "
                 f"nDCG@10 with {best['index_s'] / large['index_s']:.2f}x its index time and "
                 f"{best['query_ms'] / large['query_ms']:.2f}x its time per query: {self.break_even(best)}")
 

@@ -167,8 +167,8 @@ def acceptance_table(result: dict[str, Any]) -> list[str]:
 def hybrid_parts(result: Any) -> tuple[str, Table, str]:
     """Retrieve + rerank: what was compared, quality and cost per mode, and the verdict (the cheapest hybrid
     near the large model), for the terminal and the trade-off page alike."""
-    rows = [[row["mode"], f"{row['recall@1']:.3f}", f"{row['recall@10']:.3f}", f"{row['mrr@10']:.3f}",
-             f"{row['ndcg@10']:.3f}", f"{row['index_s']:.1f}", f"{row['query_ms']:.1f}",
+    rows = [[row["mode"], f"{row['recall_at_1']:.3f}", f"{row['recall_at_10']:.3f}", f"{row['mrr_at_10']:.3f}",
+             f"{row['ndcg_at_10']:.3f}", f"{row['index_s']:.1f}", f"{row['query_ms']:.1f}",
              f"{row['query_p95_ms']:.1f}"] for row in result.rows]
     crossing = f" (cross k=: the cross-encoder {result.cross})" if result.cross else ""
     header = (f"retrieve + rerank: {result.small} retrieves, {result.large} reranks{crossing}, on {result.device} "
