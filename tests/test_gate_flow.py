@@ -323,4 +323,5 @@ def test_a_model_twice_as_deep_fails_the_model_layer(pytester: pytest.Pytester, 
     (models / "minilm").symlink_to(deep)
     result = run(pytester, tiny_csv, models="models/minilm")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*latency:bs8:short: FAIL.* the model slowed (x1.* against the yardstick)*"])
+    # twice the layers read x1.x in earlier runs and x2.003 under load (tokenising and pooling do not double)
+    result.stdout.fnmatch_lines(["*latency:bs8:short: FAIL.* the model slowed (x[12].* against the yardstick)*"])
