@@ -61,11 +61,16 @@ def _run(python: str, code: str, stdin: str, timeout_s: float, what: str) -> dic
     except ValueError:
         figures = None
     if not isinstance(figures, dict):
-        tail = "\n".join(stderr.strip().splitlines()[-6:]) or stdout.strip()[-400:]
-        how = f"exit {process.returncode}" if process.returncode >= 0 else f"killed by signal {-process.returncode}"
-        raise EmbedEvalError(f"{what}: failed ({how}); is {python} a Python interpreter with the model's "
-                             f"libraries?\n{tail}")
+        raise _failed(what, python, process.returncode, stderr, stdout)
     return figures
+
+
+def _failed(what: str, python: str, code: int, stderr: str, stdout: str = "") -> EmbedEvalError:
+    """How a child ended (exit status or signal) and the last lines it wrote, naming the environment."""
+    tail = "\n".join(stderr.strip().splitlines()[-6:]) or stdout.strip()[-400:]
+    how = f"exit {code}" if code >= 0 else f"killed by signal {-code}"
+    return EmbedEvalError(f"{what}: failed ({how}); is {python} a Python interpreter with the model's libraries?\n"
+                          f"{tail}")
 
 
 def inspect(python: str, what: str, timeout_s: float) -> dict[str, Any]:
@@ -136,11 +141,9 @@ class _Probe:
     def fail(self) -> None:
         code = self.process.wait()
         self.errors.seek(0)
-        tail = "\n".join(self.errors.read().decode(errors="replace").strip().splitlines()[-6:])
+        stderr = self.errors.read().decode(errors="replace")
         self.close()
-        how = f"exit {code}" if code >= 0 else f"killed by signal {-code}"
-        raise EmbedEvalError(f"{self.what}: failed ({how}); is {self.python} a Python interpreter with the model's "
-                             f"libraries?\n{tail}")
+        raise _failed(self.what, self.python, code, stderr)
 
     def close(self) -> None:
         if self.process.poll() is None:
