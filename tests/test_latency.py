@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_embedeval.measure.latency import LENGTHS, Timing, make_inputs, summarise, time_rounds
+from pytest_embedeval.measure.latency import LENGTHS, Timing, make_inputs, summarise, time_alternating, time_rounds
 
 
 class FakeClock:
@@ -39,6 +39,25 @@ def test_rounds_time_exactly_the_work_and_skip_warmup() -> None:
     # warm-up untimed; each timed round is sync, run, sync: queued GPU work lands inside its round
     assert calls == ["run", "run"] + ["sync", "run", "sync"] * 5
     assert clock.reads == 10
+
+
+def test_rotated_rounds_take_turns_at_going_first_and_keep_each_workloads_times_apart() -> None:
+    clock = FakeClock()
+    calls: list[str] = []
+
+    def workload(name: str, cost: float):
+        def run() -> None:
+            clock.now += cost
+            calls.append(name)
+        return run
+
+    runs = [workload("a", 0.1), workload("b", 0.2)]
+    fixed = time_alternating(runs, Timing(rounds=4, warmup=0, timer=clock))
+    assert calls == list("abababab") and fixed == [[pytest.approx(0.1)] * 4, [pytest.approx(0.2)] * 4]
+    calls.clear()
+    rotated = time_alternating(runs, Timing(rounds=4, warmup=0, timer=clock), rotate=True)
+    # AB BA AB BA: each goes first in half the rounds, so a position effect falls on both alike
+    assert calls == list("abbaabba") and rotated == [[pytest.approx(0.1)] * 4, [pytest.approx(0.2)] * 4]
 
 
 def test_gc_is_disabled_only_during_rounds_when_asked() -> None:

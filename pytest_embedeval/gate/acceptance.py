@@ -10,7 +10,8 @@ both models on the same data and machine and accepts the candidate only if
   fails on a small data set's wide interval; the table shows the interval, so
   a reviewer sees how little a small set can tell (docs/gates.md);
 * it is not slower beyond ``max_slowdown``: both are timed in alternating
-  rounds, so drift hits both, in windows as the speed gate times them, and
+  rounds, each round's first turn taken by each in turn (AB BA), so drift and
+  the position in a round hit both alike, in windows as the speed gate times them, and
   judged with the gate's process noise (``stats.ratio_slowdown``);
 * its weights in memory and the peak RSS of a process loading it and
   encoding grow by at most ``max_memory_growth`` (dynamic int8 quantization
@@ -100,7 +101,7 @@ def evaluate_upgrade(candidate: Any, incumbent: Any, tolerance: Tolerance, *, co
     windows, new_s, old_s = [], [], []
     for index in range(LOOK_TWO_WINDOWS):  # windows of alternating rounds, as the speed gate's (docs/gates.md)
         window_timing = replace(timing, rounds=WINDOW_ROUNDS, warmup=timing.warmup if index == 0 else 1)
-        new_w, old_w = time_alternating(runs, window_timing, sync)
+        new_w, old_w = time_alternating(runs, window_timing, sync, rotate=True)
         windows.append(statistics.median(math.log(n / o) for n, o in zip(new_w, old_w)))
         new_s, old_s = new_s + new_w, old_s + old_w
     speed = ratio_slowdown(windows, tolerance=tolerance.max_slowdown, process_noise=PROCESS_NOISE["model"])

@@ -130,11 +130,15 @@ def time_rounds(run: Callable[[], Any], timing: Timing, sync: Callable[[], None]
 
 
 def time_alternating(runs: Sequence[Callable[[], Any]], timing: Timing,
-                     sync: Callable[[], None] | None = None) -> list[list[float]]:
+                     sync: Callable[[], None] | None = None, rotate: bool = False) -> list[list[float]]:
     """Like :func:`time_rounds` for several workloads, one round of each in turn.
 
     Interleaving puts every workload under the same machine conditions, so a
     comparison between them is not skewed by drift (other tenants, clocks).
+    ``rotate`` starts each round with the next workload (AB BA for two), so an
+    effect of going first or second falls on all alike: a direct comparison of
+    two models wants that (benchmarks/acceptance_noise.py measures it); the
+    speed gate compares with a baseline timed in the same fixed order instead.
     """
     sync = sync or (lambda: None)
     for _ in range(timing.warmup):
@@ -145,8 +149,10 @@ def time_alternating(runs: Sequence[Callable[[], Any]], timing: Timing,
         gc.disable()
     samples: list[list[float]] = [[] for _ in runs]
     try:
-        for _ in range(timing.rounds):
-            for run, out in zip(runs, samples):
+        for index in range(timing.rounds):
+            first = index % len(runs) if rotate else 0
+            for turn in range(len(runs)):
+                run, out = runs[(first + turn) % len(runs)], samples[(first + turn) % len(runs)]
                 sync()
                 start = timing.timer()
                 run()
