@@ -2,10 +2,11 @@
 
 ``--embed-incumbent-env=PYTHON`` judges a stack upgrade (torch, transformers, tokenizers, numpy ...)
 by running :func:`child` in pairs of fresh processes, one of this interpreter and one of ``PYTHON``,
-started one after the other.  Each loads the model and encodes a batch under the memory probe's watch
-(measure/memory.py); the first pair also encodes the STS sentences for the accuracy check.  Then the
-two take turns: one round of a workload in one process while the other waits, then the same round in
-the other (ABBA over rounds).  The turns are what make the speed comparison hold on a shared host:
+started together (nothing is timed while they load).  Each loads the model and encodes a batch under
+the memory probe's watch (measure/memory.py).  Then the two take turns: one round of a workload in one
+process while the other waits, then the same round in the other (ABBA over rounds); last, the first
+pair encodes the STS sentences for the accuracy check, one side after the other.  The turns are what
+make the speed comparison hold on a shared host:
 on a 2-core VM one MiniLM process's block medians 1 s apart drifted by 8.6% (log sd), and fresh
 processes timed one after another differed by 6-16%, while rounds taken turn about see the same
 minute.  The probe's code comes from this checkout on both sides (its folder goes first on the
@@ -168,14 +169,13 @@ def run_probes(pythons: tuple[str, str], names: tuple[str, str], request: dict[s
     workloads = [str(batch) for batch in request.get("workloads", ())]
     for pair in range(processes):
         probes: list[_Probe] = []
-        figures = []
         try:
-            for side in (0, 1):  # one after the other: two loads at once would oversubscribe the cores
+            for side in (0, 1):  # both load at once: nothing is timed until both are ready (25 s a pair saved)
                 mine = {**request, "sts_sentences": request.get("sts_sentences") if pair == 0 else None,
                         "embeddings": str(folder / f"embeddings-{side}.npy")}
                 probes.append(_Probe(pythons[side], code, mine, f"{names[side]}: probe {pair + 1} of {processes}",
                                      timeout_s, folder / f"stderr-{pair}-{side}.txt"))
-                figures.append(probes[-1].answer())  # loaded, memory probed, warmed up: waiting for its turns
+            figures = [probe.answer() for probe in probes]  # loaded, memory probed, warmed up: waiting for turns
             rounds: list[dict[str, list[float]]] = [{w: [] for w in workloads} for _ in probes]
             order = interleaved(request.get("rounds", 0))
             for turn in range(0, len(order), 2):
@@ -183,6 +183,10 @@ def run_probes(pythons: tuple[str, str], names: tuple[str, str], request: dict[s
                     for side in order[turn:turn + 2]:
                         probes[side].send(workload)
                         rounds[side][workload].append(float(probes[side].answer()))
+            if pair == 0 and request.get("sts_sentences"):  # the STS set, one side after the other: two encodes at once oversubscribe the cores
+                for probe in probes:
+                    probe.send("sts")
+                    probe.answer()
             for side, probe in enumerate(probes):
                 probe.send("end")
                 probe.answer()
@@ -198,8 +202,8 @@ PROTOCOL = b"embedeval-probe "  # the prefix of every line the child says to the
 
 
 def child() -> None:
-    """In a fresh process: memory of load + encode, the STS embeddings if asked, then one timed round of
-    a workload per command line (the parent alternates the two environments' rounds)."""
+    """In a fresh process: memory of load + encode, then per command line one timed round of a workload
+    (the parent alternates the two environments' rounds), or the STS embeddings saved (``sts``)."""
     import numpy as np
     import torch
 
@@ -219,16 +223,18 @@ def child() -> None:
     for _ in range(request["warmup"]):
         for run in runs.values():
             run()
-    if request.get("sts_sentences"):
-        vectors = model.encode(request["sts_sentences"], batch_size=request["batch_size"], show_progress_bar=False,
-                               convert_to_numpy=True)
-        np.save(request["embeddings"], np.asarray(vectors, dtype=np.float32))
     sync = torch.cuda.synchronize if request["device"].startswith("cuda") else (lambda: None)
     say({"memory": memory, "torch_threads": torch.get_num_threads()})
     for line in sys.stdin:
         if line.strip() == "end":
             say("bye")
             return
+        if line.strip() == "sts":
+            vectors = model.encode(request["sts_sentences"], batch_size=request["batch_size"],
+                                   show_progress_bar=False, convert_to_numpy=True)
+            np.save(request["embeddings"], np.asarray(vectors, dtype=np.float32))
+            say("saved")
+            continue
         sync()
         start = time.perf_counter()
         runs[line.strip()]()
