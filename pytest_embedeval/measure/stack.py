@@ -5,7 +5,7 @@ by running :func:`child` in pairs of fresh processes, one of this interpreter an
 started together (nothing is timed while they load).  Each loads the model and encodes a batch under
 the memory probe's watch (measure/memory.py).  Then the two take turns: one round of a workload in one
 process while the other waits, then the same round in the other (ABBA over rounds); last, the first
-pair encodes the STS sentences for the accuracy check, one side after the other.  The turns are what
+pair encodes the STS sentences for the accuracy check, both at once on half the threads each.  The turns are what
 make the speed comparison hold on a shared host:
 on a 2-core VM one MiniLM process's block medians 1 s apart drifted by 8.6% (log sd), and fresh
 processes timed one after another differed by 6-16%, while rounds taken turn about see the same
@@ -183,9 +183,10 @@ def run_probes(pythons: tuple[str, str], names: tuple[str, str], request: dict[s
                     for side in order[turn:turn + 2]:
                         probes[side].send(workload)
                         rounds[side][workload].append(float(probes[side].answer()))
-            if pair == 0 and request.get("sts_sentences"):  # the STS set, one side after the other: two encodes at once oversubscribe the cores
+            if pair == 0 and request.get("sts_sentences"):  # the STS set, both at once on half the cores each
                 for probe in probes:
                     probe.send("sts")
+                for probe in probes:
                     probe.answer()
             for side, probe in enumerate(probes):
                 probe.send("end")
@@ -229,7 +230,8 @@ def child() -> None:
         if line.strip() == "end":
             say("bye")
             return
-        if line.strip() == "sts":
+        if line.strip() == "sts":  # last, untimed, beside the other side's: half the threads, or they oversubscribe
+            torch.set_num_threads(max(1, torch.get_num_threads() // 2))
             vectors = model.encode(request["sts_sentences"], batch_size=request["batch_size"],
                                    show_progress_bar=False, convert_to_numpy=True)
             np.save(request["embeddings"], np.asarray(vectors, dtype=np.float32))

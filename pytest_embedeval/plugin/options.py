@@ -288,8 +288,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("incumbent_env", "stack-upgrade acceptance: the Python interpreter of the environment before the "
            "upgrade; each model of the run is measured in fresh processes of it and of this one, side by side",
            parse_text, metavar="PYTHON"),
-    Option("incumbent_processes", "stack-upgrade acceptance: pairs of fresh processes, one per environment, taking turns (default: 6)",
-           bounded_int(2, 1000), 6, metavar="N"),
+    Option("incumbent_processes", "stack-upgrade acceptance: pairs of fresh processes, one per environment, taking turns (default: 5)",
+           bounded_int(2, 1000), 5, metavar="N"),
     Option("incumbent_timeout", "stack-upgrade acceptance: seconds one process of either environment may take "
            "(default: 600)", positive_number, 600.0, metavar="S"),
     Option("tasks", "MTEB tasks of any kind (Banking77Classification, SIB200ClusteringS2S.eng_Latn, STS13 ...) or your "
@@ -342,7 +342,7 @@ class Settings:
     retrieval_path: str | None = None  # a folder (relative to bases["retrieval_path"]) or hub:ID
     retrieval_split: str = "test"
     incumbent_env: str | None = None  # an interpreter: a path (absolute by now) or a name on PATH
-    incumbent_processes: int = 6
+    incumbent_processes: int = 5
     incumbent_timeout: float = 600.0
     tasks: tuple[str, ...] | None = None  # MTEB task labels (--embed-tasks)
     task_path: Path | None = None
