@@ -28,7 +28,8 @@ builds them again, e.g. after a dependency change; ``--reinstall`` only puts
 this checkout into A again, without its dependencies, after a code change).
 
     python benchmarks/import_tax.py [--rounds 15] [--package PATH_OR_SPEC] [--workdir DIR] [--rebuild] [--reinstall]
-    python benchmarks/import_tax.py --venv VENV [--rounds 15]   # only A against A -p no:embedeval, in VENV
+    python benchmarks/import_tax.py --venv VENV [--rounds 15]   # only A against A -p no:embedeval, in VENV,
+                                                                # and the plugin's in-process costs there
 """
 
 from __future__ import annotations
@@ -181,6 +182,46 @@ def main() -> None:
           f"{a / e:.3f}; whole tax A / D = {a / d:.3f}; ML stack E / D = {e / d:.3f}; plugins A / C = {a / c:.3f}")
 
 
+# In the venv's own interpreter: what the plugin's parts cost in-process, best of 30 (free of the
+# scheduling noise a whole-process wall time carries): executing its startup modules (from their .pyc),
+# registering its options and parsing a command line four times as pytest does, and pytest's assertion
+# rewriting of those modules, which runs on every start where bytecode is not written
+# (PYTHONDONTWRITEBYTECODE=1, a read-only site-packages) and is cached otherwise.
+BREAKDOWN = """
+import argparse, importlib, sys, time, warnings
+warnings.simplefilter("ignore")
+import pytest
+from _pytest.assertion.rewrite import _rewrite_test
+from _pytest.config.argparsing import Parser
+before = set(sys.modules)
+import pytest_embedeval.plugin as entry
+from pytest_embedeval.plugin import fixtures, markers, options
+modules = [sys.modules[n] for n in sorted(set(sys.modules) - before) if n.startswith("pytest_embedeval")]
+
+def best(run):
+    times = []
+    for _ in range(30):
+        start = time.perf_counter(); run(); times.append(time.perf_counter() - start)
+    return min(times) * 1000
+
+def parse(ours):
+    parser = Parser()
+    if ours:
+        options.add_options(parser)
+    for _ in range(3):
+        parser.parse_known_and_unknown_args(["test_empty.py"], argparse.Namespace())
+    parser.parse(["test_empty.py"], argparse.Namespace())
+
+from pathlib import Path
+execute = sum(best(lambda m=m: importlib.reload(m)) for m in modules)
+register = best(lambda: parse(True)) - best(lambda: parse(False))
+rewrite = sum(best(lambda m=m: _rewrite_test(Path(m.__file__), None)) for m in modules)
+print(f"{len(modules)} modules ({', '.join(m.__name__.removeprefix('pytest_embedeval.') for m in modules)}): "
+      f"executing them {execute:.1f} ms; options registered and parsed {register:.1f} ms; "
+      f"assertion rewriting where bytecode is not written {rewrite:.1f} ms")
+"""
+
+
 def plugin_off(venv: Path, rounds: int) -> None:
     """The bar alone, in an existing environment: pytest on an empty file with the plugin and without it."""
     folder = Path(tempfile.mkdtemp(prefix="embedeval-tax-"))
@@ -195,10 +236,13 @@ def plugin_off(venv: Path, rounds: int) -> None:
         for label, command in variants.items():
             times[label].append(wall(command, folder, env))
     a, b = (statistics.median(times[label]) for label in variants)
+    paired = statistics.median(x - y for x, y in zip(*times.values()))
     print(f"{venv}: pytest {version(venv, 'pytest')}; {rounds} alternating rounds, empty test file")
     print(markdown(["variant", "median", "min"], [[label, f"{statistics.median(v) * 1000:.0f} ms",
                                                   f"{min(v) * 1000:.0f} ms"] for label, v in times.items()]))
-    print(f"the bar A / B = {a / b:.3f} (<= 1.03)")
+    print(f"the bar A / B = {a / b:.3f} (<= 1.03); median of the paired differences A - B: {paired * 1000:.1f} ms")
+    print(subprocess.run([str(venv / "bin" / "python"), "-c", BREAKDOWN], cwd=folder, env=env, check=True,
+                         capture_output=True, text=True).stdout.strip())
 
 
 if __name__ == "__main__":

@@ -92,6 +92,31 @@ def perturbed_minilm(tmp_path_factory: pytest.TempPathFactory, minilm_path: Path
 
 
 @pytest.fixture
+def gated_both_ways(pytester: pytest.Pytester, minilm_path: Path,
+                    perturbed_minilm: Callable[[float], Path]) -> Callable[..., pytest.RunResult]:
+    """A task's gate tried as users meet it, one model name (``models/minilm``) over three runs: a baseline
+    saved (that run is returned), an unchanged rerun that must pass showing ``unchanged``, and MiniLM with
+    weight noise ``noise`` under the same name that must fail showing ``regressed``."""
+
+    def run(*args: str, unchanged: str, regressed: str, noise: float = 1.0, save: tuple[str, ...] = ()) -> pytest.RunResult:
+        models = pytester.mkdir("models")
+        (models / "minilm").symlink_to(minilm_path)
+        saved = pytester.runpytest("--embed-models=models/minilm", *args, "--embed-baseline-save", *save)
+        saved.assert_outcomes(passed=1)
+        again = pytester.runpytest("--embed-models=models/minilm", *args, "--embed-baseline-missing=fail")
+        again.assert_outcomes(passed=1)
+        again.stdout.fnmatch_lines([unchanged])
+        (models / "minilm").unlink()
+        (models / "minilm").symlink_to(perturbed_minilm(noise))
+        noisy = pytester.runpytest("--embed-models=models/minilm", *args)
+        noisy.assert_outcomes(failed=1)
+        noisy.stdout.fnmatch_lines([regressed])
+        return saved
+
+    return run
+
+
+@pytest.fixture
 def tiny_csv(pytester: pytest.Pytester) -> Path:
     """Six pairs in CSV, enough for a correlation, fast to encode."""
     lines = ["sentence1,sentence2,score"] + [f'"{a}","{b}",{s}' for a, b, s in TINY_PAIRS]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import sklearn.linear_model  # noqa: F401 - in pytester's snapshot (see conftest), as torch is
@@ -22,22 +21,17 @@ def test_bank(embed_eval, classification_task):
 """
 
 
-def run(pytester: pytest.Pytester, task_root: Path, model: str, *args: str) -> pytest.RunResult:
-    return pytester.runpytest(f"--embed-models={model}", "--embed-tasks=Banking77Classification",
-                              f"--embed-task-path={task_root}", *args)
-
-
 def test_banking77_gives_mteb_figures_and_the_gate_holds_both_ways(
-        pytester: pytest.Pytester, task_root: Path, minilm_path: Path,
-        perturbed_minilm: Callable[[float], Path]) -> None:
+        pytester: pytest.Pytester, task_root: Path, gated_both_ways) -> None:
     """One run as users run it: MTEB's 80.04 and its ten experiments, an unchanged rerun changes by exactly
     zero, a noisy MiniLM under the same name fails the classification gate."""
     pytester.makepyfile(TEST)
-    models = pytester.mkdir("models")
-    (models / "minilm").symlink_to(minilm_path)
-    saved = run(pytester, task_root, "models/minilm", "--embed-baseline-save", "--embed-report=report.json",
-                "--embed-markdown=summary.md")
-    saved.assert_outcomes(passed=1)
+    saved = gated_both_ways(
+        "--embed-tasks=Banking77Classification", f"--embed-task-path={task_root}", noise=0.3,
+        save=("--embed-report=report.json", "--embed-markdown=summary.md"),
+        unchanged="*classification:Banking77Classification/test:* pass *accuracy x100 * 80.04 *+0.00 points ?+0.00, +0.00?*",
+        regressed="*baseline gate: minilm cpu classification:Banking77Classification/test:*: FAIL. "
+                  "accuracy x100 80.04 -> * a real drop*")
     record = next(r for r in json.loads((pytester.path / "report.json").read_text())["results"]
                   if r["kind"] == "classification")
     assert round(record["accuracy"] * 100, 2) == MTEB_MINILM
@@ -46,18 +40,6 @@ def test_banking77_gives_mteb_figures_and_the_gate_holds_both_ways(
     saved.stdout.fnmatch_lines(["model * data * test rows * labels * per label * accuracy * F1 * encode s",
                                 "minilm cpu * Banking77Classification/test * 3080 * 77 * 8 * 80.04 *"])
     assert "### Classification" in (pytester.path / "summary.md").read_text()
-
-    again = run(pytester, task_root, "models/minilm", "--embed-baseline-missing=fail")
-    again.assert_outcomes(passed=1)
-    again.stdout.fnmatch_lines(["*classification:Banking77Classification/test:* pass *accuracy x100 * 80.04 *"
-                                "+0.00 points ?+0.00, +0.00?*"])
-
-    (models / "minilm").unlink()
-    (models / "minilm").symlink_to(perturbed_minilm(0.3))
-    noisy = run(pytester, task_root, "models/minilm")
-    noisy.assert_outcomes(failed=1)
-    noisy.stdout.fnmatch_lines(["*baseline gate: minilm cpu classification:Banking77Classification/test:*: FAIL. "
-                                "accuracy x100 80.04 -> * a real drop*"])
 
 
 def task(**params: object) -> TaskSpec:

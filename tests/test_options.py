@@ -15,7 +15,7 @@ def test_sts(embed_eval):
 
 
 def test_every_option_has_a_settings_field_and_an_ini_twin(pytester: pytest.Pytester) -> None:
-    fields = set(Settings.__dataclass_fields__) - {"sources", "bases"}
+    fields = set(Settings._fields) - {"sources", "bases"}
     assert {option.name for option in OPTIONS} == fields
     result = pytester.runpytest("--help")
     for option in OPTIONS:

@@ -95,8 +95,7 @@ def test_layouts_and_labels(tmp_path: Path) -> None:
         pc.load_pairs(tmp_path / "nowhere", "test")
 
 
-def test_through_the_plugin_gated_both_ways(pytester: pytest.Pytester, shared_data, minilm_path: Path,
-                                            perturbed_minilm) -> None:
+def test_through_the_plugin_gated_both_ways(pytester: pytest.Pytester, shared_data, gated_both_ways) -> None:
     """As users run it (a task folder of their own, the real MiniLM): a report row and table, a baseline; an
     unchanged rerun changes by exactly zero; a noisy MiniLM under the same name fails the pair gate."""
     import json
@@ -110,20 +109,11 @@ def test_through_the_plugin_gated_both_ways(pytester: pytest.Pytester, shared_da
         def test_pairs(embed_eval, pair_classification_task):
             embed_eval.task(pair_classification_task).assert_max_ap(min=50)
     """)
-    models = pytester.mkdir("models")
-    (models / "minilm").symlink_to(minilm_path)
-    args = ("--embed-models=models/minilm", "--embed-tasks=Paraphrases", "--embed-task-path=tasks")
-    saved = pytester.runpytest(*args, "--embed-baseline-save", "--embed-report=report.json")
-    saved.assert_outcomes(passed=1)
+    saved = gated_both_ways(
+        "--embed-tasks=Paraphrases", "--embed-task-path=tasks", save=("--embed-report=report.json",),
+        unchanged="*pair_classification:Paraphrases/test:* pass *max AP x100 * +0.00 points*",
+        regressed="*pair_classification:Paraphrases/test:*FAIL*max AP x100 * a real drop*")
     record = next(r for r in json.loads((pytester.path / "report.json").read_text())["results"]
                   if r["kind"] == "pair_classification")
     assert record["n_pairs"] == 200 and record["main_score"] == pytest.approx(record["max_ap"])
     saved.stdout.fnmatch_lines(["*pairs * positive * similarity * max AP * max F1 * max accuracy*"])
-    again = pytester.runpytest(*args, "--embed-baseline-missing=fail")
-    again.assert_outcomes(passed=1)
-    again.stdout.fnmatch_lines(["*pair_classification:Paraphrases/test:* pass *max AP x100 * +0.00 points*"])
-    (models / "minilm").unlink()
-    (models / "minilm").symlink_to(perturbed_minilm(1.0))
-    noisy = pytester.runpytest(*args)
-    noisy.assert_outcomes(failed=1)
-    noisy.stdout.fnmatch_lines(["*pair_classification:Paraphrases/test:*FAIL*max AP x100 * a real drop*"])

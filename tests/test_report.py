@@ -106,3 +106,14 @@ def test_junit_properties_and_markdown(pytester: pytest.Pytester, tiny_csv: Path
     assert "- **minilm cpu sts:pairs/dev:" in markdown and ": no baseline: none in " in markdown
     assert "| minilm cpu | pairs/dev | 6 |" in markdown
     assert summary.read_text() == "earlier step\n" + markdown  # appended, not replaced
+
+
+@pytest.mark.parametrize("kind", ["sts", "retrieval", "reranking", "classification", "clustering",
+                                  "pair_classification"])
+def test_a_prompt_makes_a_record_of_its_own(kind: str) -> None:
+    """Two runs of one task that differ only in the prompt are two measurements, so two report records."""
+    from pytest_embedeval.report.records import record_key
+
+    plain = {"kind": kind, "model": "m", "device": "cpu", "variant": None, "dataset": "d", "split": "test",
+             "fingerprint": "f", "batch_size": 32, "prompt": None}
+    assert record_key(plain) != record_key({**plain, "prompt": "query: "})

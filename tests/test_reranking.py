@@ -98,8 +98,7 @@ def test_unknown_convention_and_missing_split(tmp_path: Path) -> None:
                               device="cpu", batch_size=1, convention="3")
 
 
-def test_through_the_plugin_gated_both_ways(pytester: pytest.Pytester, shared_data, minilm_path: Path,
-                                            perturbed_minilm) -> None:
+def test_through_the_plugin_gated_both_ways(pytester: pytest.Pytester, shared_data, gated_both_ways) -> None:
     """As users run it (a task folder of their own, MTEB 1.x's convention, the real MiniLM): skipped queries
     in the report; an unchanged rerun changes by exactly zero; a noisy MiniLM fails the reranking gate."""
     lines = (shared_data("reranking") / "TrecQA" / "validation.jsonl").read_text(encoding="utf-8").splitlines()
@@ -112,23 +111,14 @@ def test_through_the_plugin_gated_both_ways(pytester: pytest.Pytester, shared_da
             result = embed_eval.task(reranking_task).assert_map(min=30)
             assert result.convention == "1" and result.n_skipped > 0
     """)
-    models = pytester.mkdir("models")
-    (models / "minilm").symlink_to(minilm_path)
-    args = ("--embed-models=models/minilm", "--embed-tasks=Answers", "--embed-task-path=tasks")
-    saved = pytester.runpytest(*args, "--embed-baseline-save", "--embed-report=report.json")
-    saved.assert_outcomes(passed=1)
+    saved = gated_both_ways(
+        "--embed-tasks=Answers", "--embed-task-path=tasks", save=("--embed-report=report.json",),
+        unchanged="*reranking:Answers/test:*:mteb1* pass *MAP x100 * +0.00 points*",
+        regressed="*reranking:Answers/test:*FAIL*MAP x100 * a real drop*")
     record = next(r for r in json.loads((pytester.path / "report.json").read_text())["results"]
                   if r["kind"] == "reranking")
     assert record["mean_ap"] == record["map"] and record["main_score"] == pytest.approx(record["map"])
     saved.stdout.fnmatch_lines(["*queries * skipped * MTEB * MAP * MAP 1.x * MRR@10 1.x * MAP@1000 2.x*"])
-    again = pytester.runpytest(*args, "--embed-baseline-missing=fail")
-    again.assert_outcomes(passed=1)
-    again.stdout.fnmatch_lines(["*reranking:Answers/test:*:mteb1* pass *MAP x100 * +0.00 points*"])
-    (models / "minilm").unlink()
-    (models / "minilm").symlink_to(perturbed_minilm(1.0))
-    noisy = pytester.runpytest(*args)
-    noisy.assert_outcomes(failed=1)
-    noisy.stdout.fnmatch_lines(["*reranking:Answers/test:*FAIL*MAP x100 * a real drop*"])
 
 
 def test_query_and_document_prompts_as_mteb_applies_them(pytester: pytest.Pytester, minilm_encode) -> None:  # noqa: F811

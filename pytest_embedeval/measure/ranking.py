@@ -100,7 +100,7 @@ class RetrievalResult(TaskResult):
 
     KIND: ClassVar[str] = "retrieval"
     IDENTITY: ClassVar[tuple[str, ...]] = ("model", "device", "variant", "dataset", "split", "fingerprint",
-                                           "batch_size")
+                                           "batch_size", "prompt", "document_prompt")
     JUNIT: ClassVar[tuple[str, ...]] = ("ndcg_at_10", "recall_at_10", "mrr_at_10")
 
     n_queries: int

@@ -13,9 +13,8 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import pytest
 
@@ -190,8 +189,9 @@ def _one_split(raw: str) -> str:
     return splits[0]
 
 
-@dataclass(frozen=True)
-class Option:
+# Option and Settings are NamedTuples, not dataclasses: every pytest run imports this module, and making
+# the 43-field Settings a frozen dataclass cost 2.2 ms of exec'd code against 0.7 ms (docs/benchmarks.md)
+class Option(NamedTuple):
     """One setting: ``--embed-<name>`` on the CLI, ``embed_<name>`` in the ini."""
 
     name: str
@@ -299,8 +299,7 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Resolved option values; built once per session by :func:`read_settings`."""
 
     models: tuple[str, ...] | None

@@ -19,7 +19,6 @@ import os
 import shutil
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -111,7 +110,7 @@ def prepare(config: pytest.Config, settings: Settings) -> Settings:
     config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
     for name, text in setup["baselines"].items():
         (folder / name).write_text(text, encoding="utf-8")
-    return replace(settings, baseline_dir=folder)
+    return settings._replace(baseline_dir=folder)
 
 
 def _baseline_files(settings: Settings, rootpath: Path) -> dict[str, str]:
