@@ -1,6 +1,6 @@
 """The plugin imports nothing heavy unless a test uses an embed fixture, and almost nothing of its own
 unless the run selects models: every pytest run in an environment with the package installed pays for
-what its entry point imports (benchmarks/import_tax.py measures it; docs/benchmarks.md#import-tax).
+what its entry point imports (benchmarks/import_tax.py measures it; docs/benchmarks.md#what-an-unused-install-costs).
 
 Runs pytest in a subprocess (an in-process run would share this process's
 already-imported modules) and inspects sys.modules at the end of the run.
