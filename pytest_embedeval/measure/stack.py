@@ -170,7 +170,7 @@ def run_probes(pythons: tuple[str, str], names: tuple[str, str], request: dict[s
     for pair in range(processes):
         probes: list[_Probe] = []
         try:
-            for side in (0, 1):  # both load at once: nothing is timed until both are ready (25 s a pair saved)
+            for side in (0, 1):  # both load at once: nothing is timed until both are ready (about 5 s a pair saved)
                 mine = {**request, "sts_sentences": request.get("sts_sentences") if pair == 0 else None,
                         "embeddings": str(folder / f"embeddings-{side}.npy")}
                 probes.append(_Probe(pythons[side], code, mine, f"{names[side]}: probe {pair + 1} of {processes}",
