@@ -210,7 +210,7 @@ embed_price_per_hour = 2.5
 embed_select = p95_ms<=50, peak_mb<=800
 """)
     pytester.makepyfile('''
-from pytest_embedeval.plugin.options import read_settings
+from pytest_embedeval.plugin.settings import read_settings
 
 def test_settings(request):
     settings = read_settings(request.config)

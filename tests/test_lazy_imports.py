@@ -14,11 +14,10 @@ import pytest
 
 HEAVY = ("torch", "sentence_transformers", "datasets", "scipy", "numpy", "transformers", "sklearn")
 
-# what a run that selects no model may import of the package: the entry point, its option table, the
-# fixtures (which skip, saying why) and the marker checks; no layer below the plugin
+# what a run that sets no option may import of the package: the entry point, its option table, the
+# fixtures (which skip, saying why); not the settings, no layer below the plugin
 UNUSED_RUN_MODULES = {"pytest_embedeval", "pytest_embedeval.errors", "pytest_embedeval.plugin",
-                      "pytest_embedeval.plugin.options", "pytest_embedeval.plugin.fixtures",
-                      "pytest_embedeval.plugin.markers", "pytest_embedeval.plugin.state"}
+                      "pytest_embedeval.plugin.options", "pytest_embedeval.plugin.fixtures"}
 
 PROBE = f"""
 import json, sys

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_embedeval.plugin.options import OPTIONS, Settings, parse_devices, parse_list
+from pytest_embedeval.plugin.options import OPTIONS
+from pytest_embedeval.plugin.settings import PARSERS, Settings, parse_devices, parse_list
 
 REPORT_TEST = """
 def test_sts(embed_eval):
@@ -14,9 +15,9 @@ def test_sts(embed_eval):
 """
 
 
-def test_every_option_has_a_settings_field_and_an_ini_twin(pytester: pytest.Pytester) -> None:
+def test_every_option_has_a_settings_field_a_parser_and_an_ini_twin(pytester: pytest.Pytester) -> None:
     fields = set(Settings._fields) - {"sources", "bases"}
-    assert {option.name for option in OPTIONS} == fields
+    assert {option.name for option in OPTIONS} == fields == set(PARSERS)
     result = pytester.runpytest("--help")
     for option in OPTIONS:
         result.stdout.fnmatch_lines([f"*{option.cli}*"])

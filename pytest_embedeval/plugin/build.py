@@ -17,7 +17,7 @@ from pytest_embedeval.measure.registry import parse_task
 from pytest_embedeval.models.pool import ModelPool
 from pytest_embedeval.models.targets import EmbedTarget, resolve_model, split_variant, unique_names
 from pytest_embedeval.plugin import xdist
-from pytest_embedeval.plugin.options import Settings
+from pytest_embedeval.plugin.settings import Settings
 from pytest_embedeval.plugin.run import EmbedRun, Recording, Resources
 
 

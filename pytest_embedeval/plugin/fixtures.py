@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_embedeval.plugin.state import ITEM_STATE, ItemState
-
 if TYPE_CHECKING:
     from pytest_embedeval.measure.data import StsDataset
     from pytest_embedeval.models.targets import EmbedTarget
@@ -72,6 +70,7 @@ def embed_eval(request: pytest.FixtureRequest, embed_target: EmbedTarget) -> Emb
     """Measurements of this test's model: ``embed_eval.sts().assert_spearman(min=85)``."""
     from pytest_embedeval.plugin.evaluation import EmbedEval
     from pytest_embedeval.plugin.run import TestRecorder
+    from pytest_embedeval.plugin.state import ITEM_STATE, ItemState
 
     run = _run(request)
     if "sts_dataset" in request.fixturenames:
@@ -129,26 +128,7 @@ def embed_model(embed_eval: EmbedEval) -> Any:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``<kind>_task`` (sts_task, classification_task ...): the --embed-tasks of that kind, or one skip with the
     reason (here, not on the plugin object, which exists only when a run does)."""
-    if not any(name.endswith("_task") for name in metafunc.fixturenames):
-        return
-    from pytest_embedeval.measure.registry import KINDS, parse_task
+    if any(name.endswith("_task") for name in metafunc.fixturenames):
+        from pytest_embedeval.plugin.tasks import parametrize_tasks
 
-    run = metafunc.config.stash.get(RUN, None)
-    owners = {}
-    for task in (run.settings.tasks or ()) if run is not None else ():
-        try:  # checked when the run was built
-            owners[task] = parse_task(task, run.settings.task_path).kind
-        except ValueError:
-            pass
-    for kind in KINDS:
-        name = f"{kind.name}_task"
-        if name not in metafunc.fixturenames or any(name in str(m.args[:1]) for m in metafunc.definition.iter_markers(
-                "parametrize")):
-            continue
-        mine = [task for task, owner in owners.items() if owner is kind]
-        if not mine:
-            known = ", ".join(task.name for task in kind.tasks[:3]) or "TASK"
-            reason = NO_MODELS if run is None else (
-                f"no {kind.title} task: pass --embed-tasks={known}... (or set embed_tasks in the ini file)")
-            mine = [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-task")]
-        metafunc.parametrize(name, mine)
+        parametrize_tasks(metafunc, metafunc.config.stash.get(RUN, None), NO_MODELS)

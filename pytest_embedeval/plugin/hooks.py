@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_embedeval.errors import EmbedEvalError
-from pytest_embedeval.plugin import markers, xdist
+from pytest_embedeval.plugin import budget, xdist
 from pytest_embedeval.plugin.run import EmbedRun
 from pytest_embedeval.plugin.state import ITEM_STATE, ItemState
 
@@ -69,7 +69,7 @@ class EmbedEvalPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """A fresh state for the test, before its fixtures: embed_eval reports into it."""
-        item.stash[ITEM_STATE] = ItemState(markers.tolerance_of(item, self.run.recording.default_tolerance))
+        item.stash[ITEM_STATE] = ItemState(budget.tolerance_of(item, self.run.recording.default_tolerance))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
@@ -78,7 +78,7 @@ class EmbedEvalPlugin:
         failures: list[str] = []
         try:
             result = yield
-            failures += markers.budget_failures(item)  # only after a passing body
+            failures += budget.budget_failures(item)  # only after a passing body
             if failures:
                 self.run.recording.results.budget_misses += [f"{item.nodeid}: {line.strip()}" for line in failures[1:]]
         finally:

@@ -26,7 +26,7 @@ from pytest_embedeval.measure.latency import Timing
 from pytest_embedeval.models.pool import ModelPool
 from pytest_embedeval.models.targets import EmbedTarget, local_folder
 from pytest_embedeval.plugin.state import ItemState
-from pytest_embedeval.plugin.options import Settings
+from pytest_embedeval.plugin.settings import Settings
 from pytest_embedeval.report.records import RunResults
 
 

@@ -27,7 +27,7 @@ import pytest
 from pytest_embedeval.core.gpus import gpu_for_worker, visible_gpus, wants_gpu
 from pytest_embedeval.core.lock import MeasurementLock
 from pytest_embedeval.errors import EmbedEvalError
-from pytest_embedeval.plugin.options import Settings
+from pytest_embedeval.plugin.settings import Settings
 from pytest_embedeval.report.records import ResultsMessage
 
 OUTPUT_KEY = "embedeval"  # in workeroutput: the WorkerMessage

@@ -2,7 +2,8 @@
 
 ``@pytest.mark.embed_budget(p95_ms=50, peak_mb=900, min_spearman=85)`` runs
 the measurements after the test body and fails the test with every budget it
-missed.  Arguments are checked at collection, so a typo is a collection error
+missed.  Arguments are checked at collection (by the entry point's
+``pytest_generate_tests``, in every run), so a typo is a collection error
 naming the test, not a surprise after an hour of measuring.
 """
 
@@ -14,15 +15,6 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_embedeval.gate.policy import Budget, Tolerance
-
-NAMES = ("embed_budget", "embed_tolerance")
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Registered always (models selected or not), so a typo in a marker fails every run, not only the
-    runs that measure."""
-    if any(metafunc.definition.get_closest_marker(name) for name in NAMES):
-        check_markers(metafunc)
 
 
 def check_markers(metafunc: pytest.Metafunc) -> None:
