@@ -27,9 +27,14 @@ built under ``--workdir`` on the first run and reused after (``--rebuild``
 builds them again, e.g. after a dependency change; ``--reinstall`` only puts
 this checkout into A again, without its dependencies, after a code change).
 
+Both modes then count the full garbage collections of one run of A and of B, and with ``--instructions``
+(valgrind on PATH) the instructions each executes: a repeatable figure where wall times on a shared VM
+are not.
+
     python benchmarks/import_tax.py [--rounds 15] [--package PATH_OR_SPEC] [--workdir DIR] [--rebuild] [--reinstall]
-    python benchmarks/import_tax.py --venv VENV [--rounds 15]   # only A against A -p no:embedeval, in VENV,
-                                                                # and the plugin's in-process costs there
+                                    [--instructions]
+    python benchmarks/import_tax.py --venv VENV [--rounds 15] [--instructions]   # only A against
+                                                                # A -p no:embedeval, in VENV
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -136,9 +142,11 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="build the venvs again")
     parser.add_argument("--reinstall", action="store_true", help="put --package into venv A again (no deps)")
     parser.add_argument("--venv", type=Path, help="an environment that has the package: measure only the bar there")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count A's and B's instructions with valgrind's callgrind (about a minute each)")
     args = parser.parse_args()
     if args.venv is not None:
-        plugin_off(args.venv, args.rounds)
+        plugin_off(args.venv, args.rounds, args.instructions)
         return
 
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -180,54 +188,75 @@ def main() -> None:
     off = next(label for label in medians if label.startswith("B: installed, -p no:embedeval "))
     print(f"the bar A / (A -p no:embedeval) = {a / medians[off]:.3f} (<= 1.03); with its dependencies A / E = "
           f"{a / e:.3f}; whole tax A / D = {a / d:.3f}; ML stack E / D = {e / d:.3f}; plugins A / C = {a / c:.3f}")
+    explain(installed, ["-q", "test_empty.py"], folder, env, args.instructions)
 
 
-# In the venv's own interpreter: what the plugin's parts cost in-process, best of 30 (free of the
-# scheduling noise a whole-process wall time carries): executing its startup modules (from their .pyc),
-# registering its options and parsing a command line four times as pytest does, and pytest's assertion
-# rewriting of those modules, which runs on every start where bytecode is not written
-# (PYTHONDONTWRITEBYTECODE=1, a read-only site-packages) and is cached otherwise.
-BREAKDOWN = """
-import argparse, importlib, sys, time, warnings
-warnings.simplefilter("ignore")
+# pytest on the empty file in the venv's interpreter: the full (generation 2) garbage collections and the
+# seconds they took; with collection disabled instead (argv[1] == "kept"), the objects the run allocated
+# and kept by the session's end (gc.get_count()). CPython starts an automatic full collection after a
+# fixed number of young ones, so every object a plugin keeps brings a run closer to one more whole pass.
+GC_PROBE = """
+import gc, sys, time
 import pytest
-from _pytest.assertion.rewrite import _rewrite_test
-from _pytest.config.argparsing import Parser
-before = set(sys.modules)
-import pytest_embedeval.plugin as entry
-from pytest_embedeval.plugin import fixtures, markers, options
-modules = [sys.modules[n] for n in sorted(set(sys.modules) - before) if n.startswith("pytest_embedeval")]
-
-def best(run):
-    times = []
-    for _ in range(30):
-        start = time.perf_counter(); run(); times.append(time.perf_counter() - start)
-    return min(times) * 1000
-
-def parse(ours):
-    parser = Parser()
-    if ours:
-        options.add_options(parser)
-    for _ in range(3):
-        parser.parse_known_and_unknown_args(["test_empty.py"], argparse.Namespace())
-    parser.parse(["test_empty.py"], argparse.Namespace())
-
-from pathlib import Path
-execute = sum(best(lambda m=m: importlib.reload(m)) for m in modules)
-register = best(lambda: parse(True)) - best(lambda: parse(False))
-rewrite = sum(best(lambda m=m: _rewrite_test(Path(m.__file__), None)) for m in modules)
-print(f"{len(modules)} modules ({', '.join(m.__name__.removeprefix('pytest_embedeval.') for m in modules)}): "
-      f"executing them {execute:.1f} ms; options registered and parsed {register:.1f} ms; "
-      f"assertion rewriting where bytecode is not written {rewrite:.1f} ms")
+full, started = [], []
+def timed(phase, info):
+    if info["generation"] == 2:
+        started.append(time.perf_counter()) if phase == "start" else full.append(time.perf_counter() - started.pop())
+class Kept:
+    def pytest_sessionfinish(self):
+        sys.stderr.write(f"KEPT {gc.get_count()[0]}\\n")
+if sys.argv[1] == "kept":
+    gc.disable()
+    code = pytest.main(sys.argv[2:], plugins=[Kept()])
+else:
+    gc.callbacks.append(timed)
+    code = pytest.main(sys.argv[2:])
+    sys.stderr.write(f"FULL {len(full)} {sum(full) * 1000:.1f}\\n")
+raise SystemExit(code)
 """
 
 
-def plugin_off(venv: Path, rounds: int) -> None:
+def gc_probe(venv: Path, mode: str, args: list[str], cwd: Path, env: dict[str, str]) -> list[str]:
+    result = subprocess.run([str(python(venv)), "-c", GC_PROBE, mode, *args], cwd=cwd, env=env,
+                            capture_output=True, text=True)
+    tag = "KEPT " if mode == "kept" else "FULL "
+    return result.stderr.rsplit(tag, 1)[1].split()[:2]
+
+
+def instructions(venv: Path, args: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """Instructions the whole pytest process executes, counted by callgrind: the same count on every run
+    (PYTHONHASHSEED fixed), whatever else the machine does, where wall times on a shared VM are not."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(python(venv)),
+               str(venv / "bin" / "pytest"), *args]
+    result = subprocess.run(command, cwd=cwd, env={**env, "PYTHONHASHSEED": "0"}, capture_output=True, text=True)
+    counts = [int(n) for n in re.findall(r"Collected : (\d+)", result.stderr)]
+    if result.returncode not in (0, 5) or not counts:
+        raise SystemExit(f"{' '.join(command)} exited {result.returncode}:\n{result.stderr[-2000:]}")
+    return max(counts)  # a forked child reports its own (smaller) count too
+
+
+def explain(venv: Path, args: list[str], folder: Path, env: dict[str, str], count: bool) -> None:
+    """Why A and B differ: their garbage collections and, with --instructions, their instruction counts."""
+    off = [*args, "-p", "no:embedeval"]
+    (full_a, ms_a), (full_b, ms_b) = (gc_probe(venv, "full", run, folder, env) for run in (args, off))
+    kept_a, kept_b = (int(gc_probe(venv, "kept", run, folder, env)[0]) for run in (args, off))
+    print(f"full garbage collections in one run: A {full_a} ({ms_a} ms), B {full_b} ({ms_b} ms); objects "
+          f"kept by the session's end: A {kept_a:,}, B {kept_b:,} (the plugin: {kept_a - kept_b:,})")
+    if count:
+        if shutil.which("valgrind") is None:
+            raise SystemExit("--instructions needs valgrind on PATH")
+        a, b = instructions(venv, args, folder, env), instructions(venv, off, folder, env)
+        print(f"instructions (callgrind): A {a / 1e6:,.1f} M, B {b / 1e6:,.1f} M, A / B = {a / b:.4f}, "
+              f"A - B = {(a - b) / 1e6:.1f} M")
+
+
+def plugin_off(venv: Path, rounds: int, count: bool) -> None:
     """The bar alone, in an existing environment: pytest on an empty file with the plugin and without it."""
     folder = Path(tempfile.mkdtemp(prefix="embedeval-tax-"))
     (folder / "test_empty.py").write_text("")
     env = clean_env()
-    run = [str(venv / "bin" / "pytest"), "-q", "-p", "no:cacheprovider", "test_empty.py"]
+    args = ["-q", "-p", "no:cacheprovider", "test_empty.py"]
+    run = [str(venv / "bin" / "pytest"), *args]
     variants = {"A: installed": run, "B: -p no:embedeval": [*run, "-p", "no:embedeval"]}
     for command in variants.values():
         wall(command, folder, env)
@@ -241,8 +270,7 @@ def plugin_off(venv: Path, rounds: int) -> None:
     print(markdown(["variant", "median", "min"], [[label, f"{statistics.median(v) * 1000:.0f} ms",
                                                   f"{min(v) * 1000:.0f} ms"] for label, v in times.items()]))
     print(f"the bar A / B = {a / b:.3f} (<= 1.03); median of the paired differences A - B: {paired * 1000:.1f} ms")
-    print(subprocess.run([str(venv / "bin" / "python"), "-c", BREAKDOWN], cwd=folder, env=env, check=True,
-                         capture_output=True, text=True).stdout.strip())
+    explain(venv, args, folder, env, count)
 
 
 if __name__ == "__main__":
