@@ -13,7 +13,8 @@ import pytest
 
 from pytest_embedeval.errors import EmbedEvalError
 from pytest_embedeval.gate.stack import version_lines
-from pytest_embedeval.measure.stack import CHILD, inspect, interleaved, run_probes
+from pytest_embedeval.measure.latency import turn_order
+from pytest_embedeval.measure.stack import CHILD, inspect, run_probes
 
 
 def script(folder: Path, name: str, body: str) -> Path:
@@ -24,8 +25,8 @@ def script(folder: Path, name: str, body: str) -> Path:
 
 
 def test_probes_alternate_abba_so_a_steady_drift_hits_both_sides_alike() -> None:
-    assert interleaved(2) == [0, 1, 1, 0]
-    order = interleaved(6)
+    assert turn_order(2, 2, rotate=True) == [[0, 1], [1, 0]]
+    order = [side for pair in turn_order(6, 2, rotate=True) for side in pair]
     assert order.count(0) == order.count(1) == 6
     assert sum(i for i, side in enumerate(order) if side) == sum(i for i, side in enumerate(order) if not side)
 

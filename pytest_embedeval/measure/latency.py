@@ -129,6 +129,13 @@ def time_rounds(run: Callable[[], Any], timing: Timing, sync: Callable[[], None]
     return time_alternating([run], timing, sync)[0]
 
 
+def turn_order(rounds: int, workloads: int, rotate: bool) -> list[list[int]]:
+    """Each round's order of the workloads: the same every round, or (``rotate``) starting with the next one
+    each round, AB BA for two, so that an effect of going first falls on all alike (and a linear drift cancels)."""
+    return [[(first + turn) % workloads for turn in range(workloads)]
+            for first in ((index % workloads if rotate else 0) for index in range(rounds))]
+
+
 def time_alternating(runs: Sequence[Callable[[], Any]], timing: Timing,
                      sync: Callable[[], None] | None = None, rotate: bool = False) -> list[list[float]]:
     """Like :func:`time_rounds` for several workloads, one round of each in turn.
@@ -149,15 +156,13 @@ def time_alternating(runs: Sequence[Callable[[], Any]], timing: Timing,
         gc.disable()
     samples: list[list[float]] = [[] for _ in runs]
     try:
-        for index in range(timing.rounds):
-            first = index % len(runs) if rotate else 0
-            for turn in range(len(runs)):
-                run, out = runs[(first + turn) % len(runs)], samples[(first + turn) % len(runs)]
+        for order in turn_order(timing.rounds, len(runs), rotate):
+            for which in order:
                 sync()
                 start = timing.timer()
-                run()
+                runs[which]()
                 sync()
-                out.append(timing.timer() - start)
+                samples[which].append(timing.timer() - start)
     finally:
         if gc_was_enabled:
             gc.enable()

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_embedeval.errors import EmbedEvalError
+from pytest_embedeval.measure.latency import turn_order
 
 PACKAGE = Path(__file__).resolve().parents[1]  # this pytest_embedeval, linked alone into the probes' sys.path
 NEEDED = ("torch", "sentence_transformers", "numpy")
@@ -85,11 +86,6 @@ def inspect(python: str, what: str, timeout_s: float) -> dict[str, Any]:
         raise EmbedEvalError(f"{what}: {python} has no {', '.join(found['missing'])}; install them there "
                              "(pip install torch sentence-transformers) or name another interpreter")
     return found
-
-
-def interleaved(rounds: int) -> list[int]:
-    """Which side times first in each round, two turns a round: ABBA, so a linear drift cancels."""
-    return [(i + 1) // 2 % 2 for i in range(2 * rounds)]
 
 
 class _Probe:
@@ -177,10 +173,9 @@ def run_probes(pythons: tuple[str, str], names: tuple[str, str], request: dict[s
                                      timeout_s, folder / f"stderr-{pair}-{side}.txt"))
             figures = [probe.answer() for probe in probes]  # loaded, memory probed, warmed up: waiting for turns
             rounds: list[dict[str, list[float]]] = [{w: [] for w in workloads} for _ in probes]
-            order = interleaved(request.get("rounds", 0))
-            for turn in range(0, len(order), 2):
+            for order in turn_order(request.get("rounds", 0), 2, rotate=True):  # AB BA: drift falls on both
                 for workload in workloads:
-                    for side in order[turn:turn + 2]:
+                    for side in order:
                         probes[side].send(workload)
                         rounds[side][workload].append(float(probes[side].answer()))
             if pair == 0 and request.get("sts_sentences"):  # the STS set, both at once on half the cores each
