@@ -224,7 +224,7 @@ def gc_probe(venv: Path, mode: str, args: list[str], cwd: Path, env: dict[str, s
 
 
 def instructions(venv: Path, args: list[str], cwd: Path, env: dict[str, str]) -> int:
-    """Instructions the whole pytest process executes, counted by callgrind: the same count on every run
+    """Instructions the whole pytest process executes, counted by callgrind: repeatable to about 0.1%
     (PYTHONHASHSEED fixed), whatever else the machine does, where wall times on a shared VM are not."""
     command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(python(venv)),
                str(venv / "bin" / "pytest"), *args]
